@@ -1,0 +1,255 @@
+"""Statement → Resolution: split, parse, classify, pick a recognizer, run its handler.
+
+Resolution never raises on a bad statement; it returns diagnostics with stable codes.
+Results are cached by (statement cache key, session context), so a statement repeated
+a million times in a log is resolved once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from s3lineage.model import Diagnostic, QueryEvent, Resolution, Severity
+from s3lineage.resolve.builder import Builder
+from s3lineage.resolve.catalogue import Recognizer, load_catalogue
+from s3lineage.resolve.context import ResolveContext
+from s3lineage.resolve.handlers import HANDLERS, Statement
+from s3lineage.resolve.schema import SchemaProvider
+from s3lineage.resolve.shape import classify
+from s3lineage.resolve.sqlglot_adapter import (
+    ParsedStatement,
+    exp,
+    normalized_forms,
+    parse_statement,
+    split_statements,
+)
+
+MAX_STATEMENT_CHARS = 1_000_000
+# Statement kinds that are never lineage; unrecognized ones of other kinds are reported
+# only when the text hints at data movement, so logs full of BEGIN/SHOW stay quiet.
+_LINEAGE_HINT = re.compile(r"s3a?://|\bcopy\b|@[~%\w\"]|\binsert\b|\bmerge\b|\bexport\b|\bimport\b",
+                           re.IGNORECASE)
+_SEARCH_PATH = re.compile(r"^\s*SET\s+(?:SESSION\s+|LOCAL\s+)?search_path\s*(?:TO|=)\s*(.+?)\s*;?\s*$",
+                          re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class StatementResult:
+    """One statement of a script with its resolution (for the developer view)."""
+
+    text: str
+    fingerprint: str
+    resolution: Resolution
+
+
+class Resolver:
+    """Resolves statements with a recognizer catalogue and a bounded result cache.
+
+    >>> r = Resolver()
+    >>> ctx = ResolveContext.create("postgres", default_database="appdb")
+    >>> res = r.resolve_text("COPY users TO PROGRAM 'aws s3 cp - s3://b/u.csv'", ctx)
+    >>> res.recognizer, [o.display for o in res.outputs]
+    ('postgres/copy_to_program', ['s3://b/u.csv'])
+    """
+
+    def __init__(
+        self,
+        recognizers: list[Recognizer] | None = None,
+        *,
+        idiom_dirs: tuple[Path, ...] = (),
+        cache_size: int = 100_000,
+    ) -> None:
+        self.recognizers = recognizers if recognizers is not None else load_catalogue(idiom_dirs)
+        self._cache: OrderedDict[tuple, Resolution] = OrderedDict()
+        self._cache_size = cache_size
+        self.cache_hits = 0
+        self.cache_misses = 0
+
+    # --- entry points ----------------------------------------------------------------
+
+    def resolve_event(self, event: QueryEvent, catalog: SchemaProvider | None = None) -> Resolution:
+        ctx = ResolveContext.create(
+            event.dialect,
+            namespace=event.namespace,
+            default_database=event.default_database,
+            default_schema=event.default_schema,
+            search_path=event.search_path,
+            catalog=catalog,
+        )
+        return self.resolve_text(event.text, ctx)
+
+    def resolve_text(self, text: str | bytes, ctx: ResolveContext) -> Resolution:
+        """Resolve a statement or script; the result is the union over its statements."""
+        return merge_results([r.resolution for r in self.resolve_script(text, ctx)])
+
+    def resolve_script(self, text: str | bytes, ctx: ResolveContext) -> list[StatementResult]:
+        pre: list[Diagnostic] = []
+        if isinstance(text, bytes):
+            decoded = text.decode("utf-8", errors="replace")
+            if "\ufffd" in decoded:
+                pre.append(_invalid_encoding())
+            text = decoded
+        elif "\ufffd" in text or _has_surrogates(text):
+            pre.append(_invalid_encoding())
+            text = text.encode("utf-8", errors="replace").decode("utf-8", errors="replace")
+        if len(text) > MAX_STATEMENT_CHARS:
+            return [StatementResult(text[:200], "", Resolution(None, confidence=0.0, diagnostics=(
+                *pre,
+                Diagnostic("statement_too_large", Severity.WARNING,
+                           f"statement of {len(text):,} characters exceeds the "
+                           f"{MAX_STATEMENT_CHARS:,}-character limit; not parsed"),
+            )))]
+        results: list[StatementResult] = []
+        for piece in split_statements(text, ctx.dialect):
+            ctx, handled = _apply_session_statement(piece, ctx)
+            if handled:
+                continue
+            results.append(self._resolve_one(piece, ctx))
+        if not results:
+            results.append(StatementResult(text, "", Resolution(None, confidence=0.0, diagnostics=(
+                Diagnostic("empty_statement", Severity.INFO, "no SQL statement in the text"),))))
+        if pre:
+            first = results[0]
+            results[0] = replace(first, resolution=replace(
+                first.resolution, diagnostics=(*pre, *first.resolution.diagnostics)))
+        return results
+
+    # --- one statement ---------------------------------------------------------------
+
+    def _resolve_one(self, text: str, ctx: ResolveContext) -> StatementResult:
+        fingerprint, cache_key = normalized_forms(text, ctx.dialect)
+        key = (cache_key, ctx.cache_key)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            self.cache_hits += 1
+            return StatementResult(text, fingerprint, cached)
+        self.cache_misses += 1
+        resolution = self._resolve_uncached(text, ctx)
+        self._cache[key] = resolution
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return StatementResult(text, fingerprint, resolution)
+
+    def _resolve_uncached(self, text: str, ctx: ResolveContext) -> Resolution:
+        parsed = parse_statement(text, ctx.dialect)
+        if parsed.tree is None:
+            return Resolution(None, confidence=0.0, diagnostics=(
+                Diagnostic("parse_error", Severity.WARNING, f"could not parse: {parsed.error}"),))
+        shape = classify(parsed.tree, text)
+        recognizer = self.recognizer_for(ctx, shape, text)
+        if recognizer is None:
+            return _unrecognized(parsed, shape.statement)
+        builder = Builder(ctx)
+        try:
+            HANDLERS[recognizer.handler](Statement(parsed, shape, ctx), builder)
+        except Exception as err:  # noqa: BLE001 — one odd statement must not stop a run
+            return Resolution(recognizer.id, confidence=0.0, diagnostics=(
+                Diagnostic("handler_error", Severity.ERROR,
+                           f"{recognizer.handler} failed on this statement: "
+                           f"{type(err).__name__}: {str(err)[:200]}"),))
+        return builder.build(recognizer.id)
+
+    def recognizer_for(self, ctx: ResolveContext, shape, text: str) -> Recognizer | None:
+        for recognizer in self.recognizers:
+            if recognizer.matches(ctx.dialect, shape, text):
+                return recognizer
+        return None
+
+
+def _unrecognized(parsed: ParsedStatement, kind: str) -> Resolution:
+    if isinstance(parsed.tree, exp.Command) or _LINEAGE_HINT.search(parsed.text):
+        return Resolution(None, confidence=0.0, diagnostics=(
+            Diagnostic("unsupported_statement", Severity.INFO,
+                       f"no recognizer for this {kind} statement"),))
+    return Resolution(None)
+
+
+def _apply_session_statement(text: str, ctx: ResolveContext) -> tuple[ResolveContext, bool]:
+    """USE … (Snowflake) and SET search_path (Postgres) change the context of what follows."""
+    head = text.lstrip()[:20].upper()
+    if head.startswith("USE"):
+        parsed = parse_statement(text, ctx.dialect)
+        tree = parsed.tree
+        if isinstance(tree, exp.Use) and isinstance(tree.this, exp.Table):
+            kind = str(tree.args.get("kind") or "").upper()
+            table = tree.this
+            if kind in ("WAREHOUSE", "ROLE", "SECONDARY ROLES"):
+                return ctx, True
+            if kind == "SCHEMA":
+                if table.args.get("db") is not None:
+                    ctx = ctx.with_database(ctx.fold(table.args["db"]))
+                return ctx.with_schema(ctx.fold(table.this)), True
+            if table.args.get("db") is not None:  # USE db.schema
+                return ctx.with_database(ctx.fold(table.args["db"])).with_schema(ctx.fold(table.this)), True
+            return ctx.with_database(ctx.fold(table.this)).with_schema(None), True
+        return ctx, True
+    if head.startswith("SET"):
+        match = _SEARCH_PATH.match(text)
+        if match:
+            path = tuple(_search_path_entries(match.group(1), ctx))
+            return ctx.with_search_path(path), True
+    return ctx, False
+
+
+def _search_path_entries(value: str, ctx: ResolveContext) -> list[str]:
+    entries = []
+    for raw in value.split(","):
+        item = raw.strip()
+        if item.startswith("'") and item.endswith("'"):
+            item = item[1:-1]
+        if item.startswith('"') and item.endswith('"'):
+            entries.append(item[1:-1])
+        elif item:
+            entries.append(ctx.fold(item) or item)
+    return entries
+
+
+def merge_results(resolutions: list[Resolution]) -> Resolution:
+    """Union of a script's statements (the developer view reports a script as one result)."""
+    if len(resolutions) == 1:
+        return resolutions[0]
+    with_lineage = [r for r in resolutions if r.has_lineage] or resolutions
+    ids = []
+    for r in with_lineage:
+        if r.recognizer and r.recognizer not in ids:
+            ids.append(r.recognizer)
+
+    def union(attr: str) -> tuple:
+        seen: list = []
+        for r in resolutions:
+            for item in getattr(r, attr):
+                if item not in seen:
+                    seen.append(item)
+        return tuple(seen)
+
+    stage_urls = [r.stage_url for r in resolutions if r.stage_url]
+    return Resolution(
+        recognizer="+".join(ids) or None,
+        inputs=union("inputs"),
+        outputs=union("outputs"),
+        column_edges=union("column_edges"),
+        confidence=min(r.confidence for r in with_lineage),
+        diagnostics=union("diagnostics"),
+        read_filters=union("read_filters"),
+        output_fields=union("output_fields"),
+        stage_url=stage_urls[-1] if stage_urls else None,
+        pipe=next((r.pipe for r in resolutions if r.pipe), None),
+        file_format=next((r.file_format for r in resolutions if r.file_format), None),
+    )
+
+
+def _invalid_encoding() -> Diagnostic:
+    return Diagnostic("invalid_encoding", Severity.WARNING,
+                      "statement text is not valid UTF-8; undecodable bytes were replaced")
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

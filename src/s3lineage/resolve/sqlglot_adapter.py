@@ -1,0 +1,268 @@
+"""Every sqlglot call s3lineage makes lives here, so a sqlglot upgrade touches one file.
+
+sqlglot's AST shifts between minor releases (``lineage()``'s signature, how COPY
+parameters are shaped, which statements fall back to ``exp.Command``); the rest of the
+resolver talks to the small functions below and to the node classes re-exported as
+``exp``. Pinned range: see pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import Scope, build_scope
+from sqlglot.schema import MappingSchema
+from sqlglot.tokens import Token, TokenType
+
+from s3lineage.model import Dialect
+
+__all__ = ["exp", "Scope", "ParsedStatement", "parse_statement", "split_statements"]
+
+# sqlglot logs "contains unsupported syntax" warnings for every Command fallback;
+# we report those ourselves as diagnostics, so keep them out of the user's log.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+_LITERAL_TOKENS = {
+    TokenType.STRING,
+    TokenType.NUMBER,
+    TokenType.NATIONAL_STRING,
+    TokenType.RAW_STRING,
+    TokenType.HEREDOC_STRING,
+    TokenType.BYTE_STRING,
+    TokenType.BIT_STRING,
+    TokenType.HEX_STRING,
+    TokenType.UNICODE_STRING,
+}
+_STRING_TOKENS = _LITERAL_TOKENS - {TokenType.NUMBER}
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedStatement:
+    """One statement of a script: its text and AST, or the parse error."""
+
+    text: str
+    tree: exp.Expr | None
+    error: str | None = None
+
+
+def _dialect(dialect: Dialect) -> str:
+    return dialect.value
+
+
+def tokenize(sql: str, dialect: Dialect) -> list[Token]:
+    return sqlglot.Dialect.get_or_raise(_dialect(dialect)).tokenize(sql)
+
+
+def split_statements(sql: str, dialect: Dialect) -> list[str]:
+    """Split a script at top-level semicolons (strings and dollar quotes respected).
+
+    Parsing pieces one by one means one bad statement does not hide the others.
+    """
+    try:
+        tokens = tokenize(sql, dialect)
+    except (TokenError, ValueError):
+        return [sql.strip()] if sql.strip() else []
+    pieces: list[str] = []
+    start = 0
+    for token in tokens:
+        if token.token_type is TokenType.SEMICOLON:
+            piece = sql[start : token.start].strip()
+            if piece:
+                pieces.append(piece)
+            start = token.end + 1
+    tail = sql[start:].strip()
+    if tail:
+        pieces.append(tail)
+    return pieces
+
+
+def parse_statement(sql: str, dialect: Dialect) -> ParsedStatement:
+    """Parse exactly one statement; never raises."""
+    try:
+        trees = sqlglot.parse(sql, read=_dialect(dialect))
+    except (ParseError, TokenError) as err:
+        return ParsedStatement(sql, None, _first_line(str(err)))
+    except (ValueError, RecursionError, KeyError, AttributeError, TypeError) as err:
+        # sqlglot occasionally fails inside a dialect hook on odd input
+        return ParsedStatement(sql, None, f"{type(err).__name__}: {_first_line(str(err))}")
+    trees = [t for t in trees if t is not None]
+    if not trees:
+        return ParsedStatement(sql, None, "empty statement")
+    return ParsedStatement(sql, trees[0])
+
+
+def parse_expression(sql: str, dialect: Dialect) -> exp.Expr | None:
+    parsed = parse_statement(sql, dialect)
+    return parsed.tree
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:300] if text.strip() else "parse error"
+
+
+# --- fingerprints -------------------------------------------------------------------
+
+
+def normalized_forms(sql: str, dialect: Dialect) -> tuple[str, str]:
+    """(fingerprint, cache key) of a statement.
+
+    - The *fingerprint* folds every literal, comment, whitespace and keyword case: it
+      names the statement's shape, so ``… WHERE id > 5`` and ``… id > 7`` group together.
+    - The *cache key* folds the same things except string literals, because for exports
+      the strings carry the lineage (inner SQL, bucket, key, stage path, PATTERN).
+    """
+    try:
+        tokens = tokenize(sql, dialect)
+    except (TokenError, ValueError):
+        folded = " ".join(sql.split())
+        digest = _digest(folded)
+        return digest, digest
+    shape: list[str] = []
+    keyed: list[str] = []
+    for token in tokens:
+        if token.token_type in _LITERAL_TOKENS:
+            shape.append("?")
+            keyed.append(
+                f"'{token.text}'" if token.token_type in _STRING_TOKENS else "?"
+            )
+            continue
+        text = token.text if token.token_type is TokenType.IDENTIFIER else token.text.upper()
+        if token.token_type is TokenType.PARAMETER or text.startswith("$"):
+            text = "?" if re.fullmatch(r"\$\d+", text) else text
+        shape.append(text)
+        keyed.append(text)
+    return _digest(" ".join(shape)), _digest(" ".join(keyed))
+
+
+def redact_literals(sql: str, dialect: Dialect) -> str:
+    """The statement with every literal replaced by ``?`` (literals can hold personal data).
+
+    >>> redact_literals("SELECT * FROM t WHERE email = 'a@b.c' AND n > 5", Dialect.POSTGRES)
+    'SELECT * FROM t WHERE email = ? AND n > ?'
+    """
+    try:
+        tokens = tokenize(sql, dialect)
+    except (TokenError, ValueError):
+        return "<unparsable statement redacted>"
+    out: list[str] = []
+    pos = 0
+    for token in tokens:
+        if token.token_type in _LITERAL_TOKENS:
+            out.append(sql[pos : token.start])
+            out.append("?")
+            pos = token.end + 1
+    out.append(sql[pos:])
+    return "".join(out)
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
+
+
+# --- qualification and scopes -----------------------------------------------------------
+
+
+def make_schema(tables: dict[tuple[str, ...], tuple[str, ...]], dialect: Dialect) -> MappingSchema:
+    """A sqlglot schema for the tables a statement references, keyed by folded names."""
+    nested: dict = {}
+    depth = max((len(k) for k in tables), default=3)
+    for parts, columns in tables.items():
+        if len(parts) != depth:
+            continue
+        node = nested
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = {col: "unknown" for col in columns}
+    return MappingSchema(nested, dialect=_dialect(dialect), normalize=False)
+
+
+def qualify_query(tree: exp.Expr, schema: MappingSchema, dialect: Dialect) -> exp.Expr:
+    """Qualify columns and expand stars where the schema allows; unknown columns are kept."""
+    return qualify(
+        tree,
+        schema=schema,
+        dialect=_dialect(dialect),
+        validate_qualify_columns=False,
+        identify=False,
+        quote_identifiers=False,
+    )
+
+
+def scope_of(tree: exp.Expr) -> Scope | None:
+    return build_scope(tree)
+
+
+def fold_case(tree: exp.Expr, dialect: Dialect) -> exp.Expr:
+    """Fold unquoted identifiers the way the database does."""
+    from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+
+    return normalize_identifiers(tree, dialect=_dialect(dialect))
+
+
+def parse_copy_options(options: str) -> dict[str, str]:
+    """A Postgres COPY option string (``format csv, header true``) → {name: value}.
+
+    >>> parse_copy_options("format csv, delimiter $$:$$, header true")
+    {'format': 'csv', 'delimiter': ':', 'header': 'true'}
+    """
+    result: dict[str, str] = {}
+    text = options.strip()
+    if text.startswith("(") and text.endswith(")"):
+        text = text[1:-1]
+    for item in _split_top_level(text):
+        item = item.strip()
+        if not item:
+            continue
+        name, _, value = item.partition(" ")
+        value = value.strip()
+        for quote in ("$$", "'", '"'):
+            if value.startswith(quote) and value.endswith(quote) and len(value) >= 2 * len(quote):
+                value = value[len(quote) : -len(quote)]
+                break
+        result[name.lower()] = value
+    return result
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts, depth, current, quote = [], 0, [], ""
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            current.append(ch)
+            if text.startswith(quote, i):
+                current.extend(quote[1:])
+                i += len(quote) - 1
+                quote = ""
+        elif text.startswith("$$", i):
+            quote = "$$"
+            current.append("$$")
+            i += 1
+        elif ch in "'\"":
+            quote = ch
+            current.append(ch)
+        elif ch == "(":
+            depth += 1
+            current.append(ch)
+        elif ch == ")":
+            depth -= 1
+            current.append(ch)
+        elif ch == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+        i += 1
+    parts.append("".join(current))
+    return parts
+
+
+def sql_of(node: exp.Expr, dialect: Dialect) -> str:
+    return node.sql(dialect=_dialect(dialect))
