@@ -53,8 +53,6 @@ KEYS = (
     "note",
 )
 _META = re.compile(rf"^--\s*({'|'.join(KEYS)})\s*:\s*(.*?)\s*$")
-_SINGLE = ("default_database", "default_schema", "search_path", "inputs", "outputs", "columns",
-           "diagnostics")
 
 
 class CorpusError(ValueError):
@@ -201,7 +199,11 @@ def parse_cases(text: str, *, dialect: str, stem: str, path: str = "<string>") -
             name = match.group(2)
             if not re.fullmatch(r"[A-Za-z0-9_]+", name):
                 raise CorpusError(f"{path}:{lineno}: bad case name {name!r}")
-            meta, start, sql_lines = {"case": name, "column": [], "schema": [], "note": []}, lineno, []
+            meta, start, sql_lines = (
+                {"case": name, "column": [], "schema": [], "note": []},
+                lineno,
+                [],
+            )
             continue
         if meta is None:  # file preamble: comments and blank lines only
             if raw.strip() and not raw.strip().startswith("--"):
@@ -230,8 +232,9 @@ def parse_cases(text: str, *, dialect: str, stem: str, path: str = "<string>") -
 
 def load_file(path: Path) -> list[Case]:
     dialect = path.parent.name
-    return parse_cases(path.read_text(encoding="utf-8"), dialect=dialect, stem=path.stem,
-                       path=str(path))
+    return parse_cases(
+        path.read_text(encoding="utf-8"), dialect=dialect, stem=path.stem, path=str(path)
+    )
 
 
 def corpus_files(root: Path = CORPUS_DIR) -> list[Path]:

@@ -17,7 +17,7 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from corpus import (  # noqa: E402
+from corpus import (
     DIALECTS,
     CorpusError,
     corpus_files,
@@ -51,8 +51,13 @@ def test_ids_are_unique() -> None:
 
 def test_diagnostic_cases_cover_every_code() -> None:
     codes = Counter(code for c in CASES for code in c.diagnostics)
-    for code in ("parse_error", "no_s3_target", "internal_stage", "normalized_parameters",
-                 "unknown_columns"):
+    for code in (
+        "parse_error",
+        "no_s3_target",
+        "internal_stage",
+        "normalized_parameters",
+        "unknown_columns",
+    ):
         assert codes[code] >= 1, code
     assert sum(1 for c in CASES if c.diagnostics) >= 10
 
@@ -138,14 +143,18 @@ def test_loader_parses_metadata_and_sql() -> None:
     assert one.sql == "-- a plain SQL comment stays in the SQL\nSELECT 1;"
     assert two.columns == frozenset() and not two.inputs and not two.outputs
     assert two.explain_kwargs() == {
-        "default_database": None, "default_schema": None, "search_path": None, "schema": None,
+        "default_database": None,
+        "default_schema": None,
+        "search_path": None,
+        "schema": None,
     }
     assert one.explain_kwargs()["schema"] == {"appdb.public.users": ["id", "email"]}
 
 
 def test_columns_unchecked_without_column_lines() -> None:
-    (case,) = parse_cases("-- case: x\n-- inputs: a.b.c\n-- outputs: none\nSELECT 1;",
-                          dialect="snowflake", stem="s")
+    (case,) = parse_cases(
+        "-- case: x\n-- inputs: a.b.c\n-- outputs: none\nSELECT 1;", dialect="snowflake", stem="s"
+    )
     assert case.columns is None
 
 
@@ -158,13 +167,18 @@ def test_columns_unchecked_without_column_lines() -> None:
         "-- case: x\n-- inputs: none\n-- outputs: none\n",  # no SQL
         "-- case: x\n-- inputs: none\n-- outputs: none\n-- column: a b\nSELECT 1;",
         "-- case: x\n-- inputs: none\n-- outputs: none\n-- column: a <- \nSELECT 1;",
-        "-- case: x\n-- inputs: none\n-- outputs: none\n-- columns: none\n-- column: a <- b.c\nSELECT 1;",
+        (
+            "-- case: x\n-- inputs: none\n-- outputs: none\n"
+            "-- columns: none\n-- column: a <- b.c\nSELECT 1;"
+        ),
         "-- case: x\n-- inputs: none\n-- outputs: none\n-- columns: some\nSELECT 1;",
         "-- case: x\n-- inputs: none\n-- inputs: none\n-- outputs: none\nSELECT 1;",
         "-- case: x\n-- inputs: none\n-- outputs: none\n-- schema: a.b.c\nSELECT 1;",
         "-- case: x\n-- inputs: a,,b\n-- outputs: none\nSELECT 1;",
-        "-- case: x\n-- inputs: none\n-- outputs: none\nSELECT 1;\n-- case: x\n-- inputs: none\n"
-        "-- outputs: none\nSELECT 2;",  # duplicate name
+        (  # duplicate name
+            "-- case: x\n-- inputs: none\n-- outputs: none\nSELECT 1;\n"
+            "-- case: x\n-- inputs: none\n-- outputs: none\nSELECT 2;"
+        ),
         "-- case: bad name\n-- inputs: none\n-- outputs: none\nSELECT 1;",
     ],
 )
@@ -175,5 +189,6 @@ def test_loader_rejects_malformed(text: str) -> None:
 
 def test_loader_rejects_unknown_dialect() -> None:
     with pytest.raises(CorpusError):
-        parse_cases("-- case: x\n-- inputs: none\n-- outputs: none\nSELECT 1;", dialect="mysql",
-                    stem="x")
+        parse_cases(
+            "-- case: x\n-- inputs: none\n-- outputs: none\nSELECT 1;", dialect="mysql", stem="x"
+        )

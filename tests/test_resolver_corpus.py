@@ -23,7 +23,7 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from corpus import Case, actual_columns, display_name, load_cases  # noqa: E402
+from corpus import Case, actual_columns, display_name, load_cases
 
 api = pytest.importorskip("s3lineage.resolve.api", reason="s3lineage.resolve.api not written yet")
 
@@ -71,8 +71,14 @@ def test_resolver_case(case: Case) -> None:
     if problems:
         pytest.fail(
             "\n".join(
-                [f"{case.id} ({case.where})", *problems, "SQL:", case.sql, "explain() returned:",
-                 json.dumps(result, indent=2, default=str)]
+                [
+                    f"{case.id} ({case.where})",
+                    *problems,
+                    "SQL:",
+                    case.sql,
+                    "explain() returned:",
+                    json.dumps(result, indent=2, default=str),
+                ]
             ),
             pytrace=False,
         )
