@@ -39,8 +39,7 @@ def insert(stmt: Statement, builder: Builder) -> None:
     source = tree.expression
     target, explicit = target_table(tree.this, stmt.ctx)
     if source is None or isinstance(source, exp.Values) or source.find(exp.Query) is None and not isinstance(source, exp.Query):
-        builder.add_output(target)
-        builder.diag("no_source", Severity.INFO, "INSERT … VALUES: no upstream dataset", penalty=0.0)
+        builder.add_output(target)  # INSERT … VALUES: written, but from no upstream dataset
         return
     columns = insert_columns(builder, target, explicit)
     lineage = trace_query(source, stmt.ctx)
