@@ -133,6 +133,54 @@ def _recognizers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _infer(args: argparse.Namespace) -> int:
+    from s3lineage.config import load_config
+    from s3lineage.export.formats import render
+    from s3lineage.export.summary import render_summary
+    from s3lineage.model import Severity
+    from s3lineage.pipeline import infer
+
+    if not args.dry_run:
+        raise S3LineageError(
+            "only --dry-run is available in this version: it writes the graph for review "
+            "without keeping state or publishing"
+        )
+    config = load_config(args.config)
+    progress = _progress_printer() if sys.stderr.isatty() and not args.quiet else None
+    result = infer(config, progress=progress)
+    if progress:
+        sys.stderr.write("\r\033[K")
+    text = render(args.format, result.graph, result.diagnostics, result.stats)
+    if args.output:
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    if not args.quiet:
+        print(render_summary(result, args.output), file=sys.stderr)
+    if args.fail_on == "never":
+        return 0
+    worst = result.diagnostics.worst()
+    threshold = Severity(args.fail_on)
+    return 1 if worst is not None and worst.rank >= threshold.rank else 0
+
+
+def _progress_printer():
+    import time
+
+    last = [0.0]
+
+    def show(name: str, count: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.2:
+            last[0] = now
+            sys.stderr.write(f"\r\033[Kreading {name}: {count:,} statements")
+            sys.stderr.flush()
+
+    return show
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="s3lineage",
@@ -153,6 +201,19 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--batch", metavar="FILE", help="JSON lines in, one JSON result per line out")
     explain.add_argument("--idiom-dir", action="append", default=[], help="extra parsers/ directory")
     explain.set_defaults(func=_explain_sql)
+
+    infer = sub.add_parser("infer", help="collect, resolve and stitch the lineage graph")
+    infer.add_argument("--config", required=True, help="lineage.toml")
+    infer.add_argument("--dry-run", action="store_true",
+                       help="write the graph for review; keep no state, publish nothing")
+    from s3lineage.export.formats import FORMATS
+
+    infer.add_argument("--format", choices=FORMATS, default="json")
+    infer.add_argument("--output", "-o", help="write the graph here (default: stdout)")
+    infer.add_argument("--fail-on", choices=["error", "warning", "info", "never"], default="error",
+                       help="exit 1 when a diagnostic at or above this severity exists (default: error)")
+    infer.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary")
+    infer.set_defaults(func=_infer)
 
     recognizers = sub.add_parser("recognizers", help="list the idiom catalogue")
     recognizers.add_argument("--markdown", action="store_true", help="print docs/recognizers.md")

@@ -156,6 +156,7 @@ class Resolution:
     stage_url: tuple[DatasetRef, str] | None = None
     pipe: str | None = None
     file_format: str | None = None  # csv | parquet | json | text … when the statement says
+    temporary: bool = False  # outputs are session temp tables: inlined, never datasets
 
     @property
     def has_lineage(self) -> bool:

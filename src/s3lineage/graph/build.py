@@ -77,7 +77,7 @@ class GraphBuilder:
 
     def __init__(self, folder: Folder | None = None, catalogs: dict | None = None) -> None:
         self.folder = folder or Folder()
-        self.catalogs = catalogs or {}  # namespace → SchemaProvider
+        self.catalogs = catalogs if catalogs is not None else {}  # namespace → SchemaProvider
         self.stages = StageMap()
         self._groups: dict[Resolution, _Group] = {}
         self._loads: dict[tuple[str, str], list[CopyLoad]] = defaultdict(list)
@@ -185,6 +185,7 @@ class GraphBuilder:
                 writes.append(_Write(target, dataset, fields, evidence.last_seen))
                 node = graph.dataset(dataset)
                 node.file_format = node.file_format or res.file_format
+                node.add_fields(fields)  # the export's projection names the file's fields
                 self._member(node, target.name, evidence, written=True)
                 for source in res.inputs:
                     src = mapped(source)

@@ -49,6 +49,7 @@ class Builder:
     stage_url: tuple[DatasetRef, str] | None = None
     pipe: str | None = None
     file_format: str | None = None
+    temporary: bool = False
 
     def add_input(self, ref: DatasetRef) -> None:
         if ref not in self.inputs:
@@ -150,4 +151,5 @@ class Builder:
             stage_url=self.stage_url,
             pipe=self.pipe,
             file_format=self.file_format,
+            temporary=self.temporary,
         )

@@ -122,10 +122,14 @@ def _register_tables(tree: exp.Expr, ctx: ResolveContext) -> _Refs:
         cols = ctx.columns_of(parts)
         if cols is not None:
             refs.columns[padded] = cols
-        elif ctx.catalog is not None:
+        elif ctx.catalog is not None and not _is_system_schema(parts):
             refs.missing.append(ref.name)
         _rename(table, padded)
     return refs
+
+
+def _is_system_schema(parts: tuple[str, ...]) -> bool:
+    return len(parts) >= 2 and parts[-2].lower() in ("pg_catalog", "information_schema")
 
 
 def _rename(table: exp.Table, parts: tuple[str, ...]) -> None:
@@ -200,6 +204,9 @@ class _Tracer:
         stack = [node]
         while stack:
             current = stack.pop()
+            if _is_field_access(current):
+                found |= self.file_fields(scope, current)
+                continue
             if isinstance(current, exp.Column):
                 found |= self.column(scope, current)
                 continue
@@ -232,6 +239,22 @@ class _Tracer:
         if column.name:
             self.unresolved.add(column.name)
         return set()
+
+    def file_fields(self, scope: Scope, node: exp.Expr) -> set[ColumnRef]:
+        """``$n`` / ``t.$n`` / ``$1:field`` over a stage read in this scope."""
+        column = node.this if isinstance(node, exp.JSONExtract) else node
+        alias = column.table if isinstance(column, exp.Column) else ""
+        stages = {
+            name: self.refs.by_key[_key_of(source)]
+            for name, source in scope.sources.items()
+            if isinstance(source, exp.Table) and _key_of(source)[2].startswith("__stage_")
+            and _key_of(source) in self.refs.by_key
+        }
+        if alias and alias in stages:
+            located = [stages[alias]]
+        else:
+            located = list(stages.values()) if len(stages) == 1 else []
+        return {ColumnRef(stage, f) for stage in located for f in file_fields(node)}
 
     def _from_source(self, source: object, name: str) -> set[ColumnRef]:
         if isinstance(source, Scope):

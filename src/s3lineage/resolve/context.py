@@ -98,6 +98,8 @@ class ResolveContext:
         path = [s for s in self.search_path if s not in _PG_IMPLICIT_SCHEMAS]
         if not path:
             path = [self.default_schema or "public"]
+        if name.startswith("pg_") and self.columns_of(tuple(p for p in (database, path[0], name) if p)) is None:
+            return "pg_catalog"  # pg_catalog is searched first, implicitly
         if isinstance(self.catalog, Catalog) and len(path) > 1:
             prefixes = tuple(tuple(p for p in (database, s) if p) for s in path)
             found = self.catalog.find(name, prefixes)

@@ -12,12 +12,21 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from s3lineage.model import Diagnostic, QueryEvent, Resolution, Severity
+from s3lineage.model import (
+    ColumnEdge,
+    ColumnRef,
+    DatasetRef,
+    Diagnostic,
+    EdgeKind,
+    QueryEvent,
+    Resolution,
+    Severity,
+)
 from s3lineage.resolve.builder import Builder
 from s3lineage.resolve.catalogue import Recognizer, load_catalogue
 from s3lineage.resolve.context import ResolveContext
 from s3lineage.resolve.handlers import HANDLERS, Statement
-from s3lineage.resolve.schema import SchemaProvider
+from s3lineage.resolve.schema import OverlayCatalog, SchemaProvider
 from s3lineage.resolve.shape import classify
 from s3lineage.resolve.sqlglot_adapter import (
     ParsedStatement,
@@ -103,11 +112,13 @@ class Resolver:
                            f"{MAX_STATEMENT_CHARS:,}-character limit; not parsed"),
             )))]
         results: list[StatementResult] = []
+        temps = TempTables()
         for piece in split_statements(text, ctx.dialect):
             ctx, handled = _apply_session_statement(piece, ctx)
             if handled:
                 continue
-            results.append(self._resolve_one(piece, ctx))
+            result = self._resolve_one(piece, temps.context(ctx))
+            results.append(replace(result, resolution=temps.apply(result.resolution)))
         if not results:
             results.append(StatementResult(text, "", Resolution(None, confidence=0.0, diagnostics=(
                 Diagnostic("empty_statement", Severity.INFO, "no SQL statement in the text"),))))
@@ -158,6 +169,71 @@ class Resolver:
             if recognizer.matches(ctx.dialect, shape, text):
                 return recognizer
         return None
+
+
+class TempTables:
+    """Session temp tables: their lineage is inlined into the statements that read them.
+
+    ``CREATE TEMP TABLE t AS SELECT … FROM users; COPY t TO PROGRAM 'aws s3 cp - s3://…'``
+    exports ``users``' columns; ``t`` itself is never a dataset. Used per script by the
+    resolver and per session by the pipeline.
+    """
+
+    def __init__(self) -> None:
+        self._defs: dict[DatasetRef, Resolution] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._defs)
+
+    def context(self, ctx: ResolveContext) -> ResolveContext:
+        """The context with the temp tables' columns visible to the catalog."""
+        if not self._defs:
+            return ctx
+        tables = {}
+        for ref, res in self._defs.items():
+            fields = res.fields_of(ref)
+            if fields:
+                tables[tuple(ref.name.split("."))] = fields
+        return replace(ctx, catalog=OverlayCatalog(ctx.catalog, tables)) if tables else ctx
+
+    def apply(self, resolution: Resolution) -> Resolution:
+        """Record a temp table's definition, or inline known temp tables into a statement."""
+        if self._defs:
+            resolution = self._inline(resolution)
+        if resolution.temporary:
+            for ref in resolution.outputs:
+                self._defs[ref] = resolution
+            return replace(resolution, outputs=(), column_edges=(), output_fields=(), temporary=False)
+        return resolution
+
+    def _inline(self, res: Resolution) -> Resolution:
+        if not any(ref in self._defs for ref in res.inputs):
+            return res
+        inputs: list[DatasetRef] = []
+        for ref in res.inputs:
+            for upstream in self._defs[ref].inputs if ref in self._defs else (ref,):
+                if upstream not in inputs:
+                    inputs.append(upstream)
+        edges = []
+        for edge in res.column_edges:
+            sources: list[ColumnRef] = []
+            for source in edge.sources:
+                for upstream in self._upstream(source, edge.kind):
+                    if upstream not in sources:
+                        sources.append(upstream)
+            if sources:
+                edges.append(ColumnEdge(edge.target, tuple(sources), edge.kind, edge.transform))
+        return replace(res, inputs=tuple(inputs), column_edges=tuple(edges))
+
+    def _upstream(self, source: ColumnRef, kind: EdgeKind) -> list[ColumnRef]:
+        definition = self._defs.get(source.dataset)
+        if definition is None:
+            return [source]
+        found: list[ColumnRef] = []
+        for edge in definition.column_edges:
+            if edge.target == source and (edge.kind is kind or kind is EdgeKind.INDIRECT):
+                found.extend(edge.sources)
+        return found
 
 
 def _unrecognized(parsed: ParsedStatement, kind: str) -> Resolution:

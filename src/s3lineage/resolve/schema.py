@@ -83,3 +83,22 @@ class Catalog:
         for dotted, cols in mapping.items():
             catalog.add_table(tuple(dotted.split(".")), list(cols))
         return catalog
+
+
+class OverlayCatalog:
+    """A catalog plus tables a script created (temp tables), without touching the base."""
+
+    def __init__(self, base: SchemaProvider | None, tables: dict[tuple[str, ...], tuple[str, ...]]) -> None:
+        self.base = base
+        self.tables = dict(tables)
+        self._folded = {tuple(p.lower() for p in k): v for k, v in self.tables.items()}
+
+    @property
+    def version(self) -> tuple:
+        return (getattr(self.base, "version", None), tuple(sorted(self.tables)))
+
+    def columns(self, name: tuple[str, ...]) -> tuple[str, ...] | None:
+        found = self.tables.get(name) or self._folded.get(tuple(p.lower() for p in name))
+        if found is not None:
+            return found
+        return self.base.columns(name) if self.base is not None else None

@@ -202,6 +202,14 @@ def copy_internal(stmt: Statement, builder: Builder) -> None:
     for node in (tree.this, *files):
         if isinstance(node, exp.Table) and isinstance(node.this, (exp.Var, exp.Literal)):
             _location(node, stmt, builder)
+    # The tables on the other side are still written (load) or read (unload).
+    if stmt.shape.copy_to == "table":
+        builder.add_output(target_table(tree.this, stmt.ctx)[0])
+    source = files[0] if files else None
+    if isinstance(source, exp.Subquery):
+        builder.absorb(trace_query(source.this, stmt.ctx))
+    elif isinstance(source, exp.Table) and not isinstance(source.this, (exp.Var, exp.Literal)):
+        builder.add_input(target_table(source, stmt.ctx)[0])
 
 
 def create_stage(stmt: Statement, builder: Builder) -> None:

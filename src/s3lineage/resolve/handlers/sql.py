@@ -6,7 +6,6 @@ and read-only SELECT (including Snowflake ``SELECT … FROM @stage``).
 
 from __future__ import annotations
 
-from s3lineage.model import Severity
 from s3lineage.resolve.builder import QUERY_RESULT, Builder
 from s3lineage.resolve.columns import Projection, trace_query
 from s3lineage.resolve.handlers.common import (
@@ -31,6 +30,7 @@ def select_into(stmt: Statement, builder: Builder) -> None:
     into = tree.args["into"]
     tree.set("into", None)
     target, _ = target_table(into.this, stmt.ctx)
+    builder.temporary = bool(into.args.get("temporary"))
     query_into(builder, tree, target, None)
 
 
@@ -42,6 +42,12 @@ def insert(stmt: Statement, builder: Builder) -> None:
         builder.add_output(target)  # INSERT … VALUES: written, but from no upstream dataset
         return
     columns = insert_columns(builder, target, explicit)
+    with_ = tree.args.get("with_")
+    if with_ is not None and isinstance(source, exp.Query):
+        # WITH … INSERT INTO t SELECT …: the CTEs belong to the SELECT
+        source = source.copy()
+        for cte in with_.expressions:
+            source = source.with_(cte.alias, cte.this.copy())
     lineage = trace_query(source, stmt.ctx)
     builder.absorb(lineage)
     builder.add_output(target)
@@ -55,8 +61,11 @@ def create_as(stmt: Statement, builder: Builder) -> None:
     query = tree.expression
     target, explicit = target_table(tree.this, stmt.ctx)
     if query is None:
-        builder.diag("no_source", Severity.INFO, "CREATE without a query: no lineage", penalty=0.0)
         return
+    properties = tree.args.get("properties")
+    builder.temporary = properties is not None and any(
+        isinstance(p, exp.TemporaryProperty) for p in properties.expressions
+    )
     query_into(builder, query, target, explicit)
 
 

@@ -1,0 +1,42 @@
+# Two commands for a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-quick install postgres bench docs clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Run the dry-run inference on the bundled fintech demo and print the graph summary.
+demo: $(STAMP)
+	$(BIN)/s3lineage infer --config fixtures/demo/lineage.toml --dry-run \
+		--output out/demo-graph.json --fail-on never
+	$(BIN)/s3lineage infer --config fixtures/demo/lineage.toml --dry-run --quiet \
+		--format mermaid --output out/demo-graph.mmd --fail-on never
+
+## Install everything (PostgreSQL 15 server too, when root can) and run the whole suite.
+test: $(STAMP) postgres
+	$(BIN)/python -m pytest -q
+
+## The fast subset: no servers, no large files (seconds).
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+postgres:
+	@bash scripts/ensure_postgres.sh
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_resolver.py
+
+docs: $(STAMP)
+	$(BIN)/s3lineage recognizers --markdown > docs/recognizers.md
+
+clean:
+	rm -rf out .pytest_cache
