@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 
 from s3lineage.collect.snowflake_files import CopyLoad
 from s3lineage.graph.fold import Folder
-from s3lineage.graph.model import Evidence, LineageGraph, system_of
+from s3lineage.graph.model import Evidence, LineageGraph, Member, system_of
 from s3lineage.graph.stages import StageMap
 from s3lineage.model import (
     ColumnEdge,
@@ -35,7 +35,7 @@ from s3lineage.model import (
     Resolution,
     Severity,
 )
-from s3lineage.naming import s3_ref
+from s3lineage.naming import join_s3, s3_ref
 
 # Confidence factor by how a read was matched to the objects it loaded.
 MATCH_FACTORS = {"copy_history": 1.0, "exact": 1.0, "pattern": 0.95, "prefix": 0.85, "unmatched": 1.0}
@@ -82,6 +82,7 @@ class GraphBuilder:
         self._groups: dict[Resolution, _Group] = {}
         self._loads: dict[tuple[str, str], list[CopyLoad]] = defaultdict(list)
         self._pipes: dict[tuple[str, str], tuple[Resolution, Evidence]] = {}
+        self._claimed: set[int] = set()  # id() of COPY_HISTORY rows a read accounted for
         self.diagnostics: list[Diagnostic] = []
 
     # --- input ------------------------------------------------------------------------
@@ -239,8 +240,6 @@ class GraphBuilder:
 
     def _member(self, node, key: str, evidence: Evidence, *, written=False, loaded=False,
                 when: datetime | None = None) -> None:
-        from s3lineage.graph.model import Member
-
         member = node.members.get(key)
         if member is None:
             member = node.members[key] = Member(key)
@@ -319,14 +318,7 @@ class GraphBuilder:
                 if load.pipe and read.pipe:  # Snowpipe runs exist only in COPY_HISTORY
                     read.evidence.run_count += 1
                     read.evidence.seen_at(load.last_load_time)
-            load_id = id(load)
-            self._claimed.add(load_id)
-
-    @property
-    def _claimed(self) -> set[int]:
-        if not hasattr(self, "_claimed_ids"):
-            self._claimed_ids: set[int] = set()
-        return self._claimed_ids
+            self._claimed.add(id(load))
 
     def _load_url(self, namespace: str, load: CopyLoad) -> str | None:
         if load.url:
@@ -335,11 +327,9 @@ class GraphBuilder:
         if not location:
             return None
         stage, _, path = location.partition("/")
-        url, known = self.stages.url_at(namespace, stage, load.last_load_time)
+        url, _ = self.stages.url_at(namespace, stage, load.last_load_time)
         if not url:
             return None
-        from s3lineage.naming import join_s3
-
         return join_s3(join_s3(url, path), load.file_name)
 
     def _unclaimed_loads(self, graph: LineageGraph) -> None:
