@@ -74,3 +74,22 @@ def test_every_log_format_gives_the_same_postgres_lineage(tmp_path, log_file):
     }
     assert all(e.columns for e in result.graph.edges())
     assert result.stats["failed_statements"] == 1
+
+
+def test_temp_tables_are_inlined_per_session(tmp_path):
+    log = tmp_path / "pg.log"
+    log.write_text(
+        "2025-01-15 00:00:01.000 UTC [7] app@appdb psql LOG:  duration: 1.0 ms  statement: "
+        "CREATE TEMP TABLE de_users AS SELECT id, email FROM users WHERE country = 'DE'\n"
+        "2025-01-15 00:00:01.500 UTC [8] app@appdb psql LOG:  duration: 1.0 ms  statement: "
+        "CREATE TEMP TABLE de_users AS SELECT id FROM accounts\n"
+        "2025-01-15 00:00:02.000 UTC [7] app@appdb psql LOG:  duration: 1.0 ms  statement: "
+        "COPY de_users TO PROGRAM 'aws s3 cp - s3://lake/de/users.csv' WITH (FORMAT csv)\n")
+    (tmp_path / "lineage.toml").write_text(
+        '[[sources]]\nkind = "postgres"\nnamespace = "postgres://pg:5432"\ndatabase = "appdb"\n'
+        'log_files = ["pg.log"]\nlog_line_prefix = "%m [%p] %q%u@%d %a "\n')
+    result = infer(load_config(tmp_path / "lineage.toml"))
+    (edge,) = result.graph.edges()
+    assert edge.source == "postgres://pg:5432/appdb.public.users"
+    assert sorted(edge.columns) == ["email", "id"]
+    assert not any("de_users" in n for n in result.graph.g.nodes)

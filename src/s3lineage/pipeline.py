@@ -8,6 +8,7 @@ stops on bad input: problems become diagnostics naming the file and line.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from s3lineage.graph.checks import check_graph
 from s3lineage.graph.fold import Folder
 from s3lineage.graph.model import LineageGraph
 from s3lineage.model import Dialect, QueryEvent, Severity
-from s3lineage.resolve.resolver import Resolver
+from s3lineage.resolve.resolver import Resolver, TempTables
 from s3lineage.resolve.schema import Catalog
 from s3lineage.resolve.sqlglot_adapter import normalized_forms
 
@@ -55,6 +56,7 @@ def infer(config: Config, progress: Progress | None = None, resolver: Resolver |
     builder = GraphBuilder(Folder(config.graph.fold_rules, config.graph.fold_partitions), catalogs)
     counts = {"statements": 0, "lineage_statements": 0, "files_read": 0}
     fingerprints: set[str] = set()
+    sessions = _Sessions()
 
     # Catalogs and stage maps first: statements resolve against them.
     for source in config.sources:
@@ -75,7 +77,7 @@ def infer(config: Config, progress: Progress | None = None, resolver: Resolver |
                 counts["statements"] += 1
                 fingerprint, _ = normalized_forms(event.text, event.dialect) if len(event.text) < 1_000_000 else ("", "")
                 fingerprints.add(fingerprint)
-                resolution = resolver.resolve_event(event, catalog)
+                resolution = resolver.resolve_event(event, catalog, sessions.temps_for(event))
                 diagnostics.extend(resolution.diagnostics, event.where)
                 if resolution.outputs or resolution.stage_url:
                     counts["lineage_statements"] += 1
@@ -112,6 +114,29 @@ def infer(config: Config, progress: Progress | None = None, resolver: Resolver |
         "seconds": round(time.monotonic() - started, 3),
     }
     return InferenceResult(graph, diagnostics, stats)
+
+
+class _Sessions:
+    """Temp tables per database session, so ``CREATE TEMP TABLE t AS …`` then
+    ``COPY t TO PROGRAM 'aws s3 cp …'`` in one session exports t's sources."""
+
+    MAX = 10_000
+
+    def __init__(self) -> None:
+        self._temps: OrderedDict[tuple[str, str], TempTables] = OrderedDict()
+
+    def temps_for(self, event: QueryEvent) -> TempTables | None:
+        if not event.session_id:
+            return None
+        key = (event.source, event.session_id)
+        temps = self._temps.get(key)
+        if temps is None:
+            temps = self._temps[key] = TempTables()
+            if len(self._temps) > self.MAX:
+                self._temps.popitem(last=False)
+        else:
+            self._temps.move_to_end(key)
+        return temps
 
 
 def _event_streams(source: SourceConfig, report: CollectReport) -> Iterator[tuple[Path, Iterator[QueryEvent]]]:

@@ -79,7 +79,13 @@ class Resolver:
 
     # --- entry points ----------------------------------------------------------------
 
-    def resolve_event(self, event: QueryEvent, catalog: SchemaProvider | None = None) -> Resolution:
+    def resolve_event(
+        self,
+        event: QueryEvent,
+        catalog: SchemaProvider | None = None,
+        temps: TempTables | None = None,
+    ) -> Resolution:
+        """Resolve a collected statement; ``temps`` carries its session's temp tables."""
         ctx = ResolveContext.create(
             event.dialect,
             namespace=event.namespace,
@@ -88,13 +94,17 @@ class Resolver:
             search_path=event.search_path,
             catalog=catalog,
         )
-        return self.resolve_text(event.text, ctx)
+        return self.resolve_text(event.text, ctx, temps)
 
-    def resolve_text(self, text: str | bytes, ctx: ResolveContext) -> Resolution:
+    def resolve_text(
+        self, text: str | bytes, ctx: ResolveContext, temps: TempTables | None = None
+    ) -> Resolution:
         """Resolve a statement or script; the result is the union over its statements."""
-        return merge_results([r.resolution for r in self.resolve_script(text, ctx)])
+        return merge_results([r.resolution for r in self.resolve_script(text, ctx, temps)])
 
-    def resolve_script(self, text: str | bytes, ctx: ResolveContext) -> list[StatementResult]:
+    def resolve_script(
+        self, text: str | bytes, ctx: ResolveContext, temps: TempTables | None = None
+    ) -> list[StatementResult]:
         pre: list[Diagnostic] = []
         if isinstance(text, bytes):
             decoded = text.decode("utf-8", errors="replace")
@@ -112,7 +122,7 @@ class Resolver:
                            f"{MAX_STATEMENT_CHARS:,}-character limit; not parsed"),
             )))]
         results: list[StatementResult] = []
-        temps = TempTables()
+        temps = temps if temps is not None else TempTables()
         for piece in split_statements(text, ctx.dialect):
             ctx, handled = _apply_session_statement(piece, ctx)
             if handled:
