@@ -1,0 +1,1 @@
+"""Test helpers shared by the test suite and fixture generators (not used at runtime)."""
