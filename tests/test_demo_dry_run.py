@@ -91,7 +91,7 @@ def test_snowpipe_loads_known_only_from_copy_history(demo):
 def test_diagnostics_a_reviewer_needs(demo):
     codes = demo.diagnostics.codes()
     assert {"s3_written_not_loaded", "s3_loaded_not_written", "unknown_stage",
-            "failed_statements_skipped", "normalized_parameters"} <= codes
+            "failed_statements_skipped"} <= codes
     dangling = {e.where[0] for e in demo.diagnostics.entries() if e.code == "s3_written_not_loaded"}
     assert LAKE + "exports/audit_log/audit_log.csv" in dangling
 
@@ -127,3 +127,22 @@ def test_fail_on_warning_exits_1(tmp_path):
     code = main(["infer", "--config", str(FIXTURES / "demo" / "lineage.toml"), "--dry-run", "-q",
                  "--output", str(tmp_path / "g.json"), "--fail-on", "warning"])
     assert code == 1
+
+
+def test_pg_stat_statements_rows_the_log_has_are_not_counted_twice(demo):
+    edge = demo.graph.g.edges[PG + "transactions", LAKE + "exports/transactions/{date_path}/part-{n}.csv"]["edge"]
+    assert edge.evidence.run_count == 2  # part-000 and part-001, from the log only
+    assert "normalized_parameters" not in demo.diagnostics.codes()  # the log has their literals
+
+
+def test_without_logs_normalized_exports_are_reported_not_guessed(tmp_path):
+    demo_pg = FIXTURES / "demo" / "postgres"
+    (tmp_path / "lineage.toml").write_text(
+        '[[sources]]\nkind = "postgres"\nnamespace = "postgres://pg.demo.internal:5432"\n'
+        f'database = "appdb"\nstatements_file = "{demo_pg / "pg_stat_statements.csv"}"\n')
+    result = infer(load_config(tmp_path / "lineage.toml"))
+    entries = [e for e in result.diagnostics.entries() if e.code == "normalized_parameters"]
+    assert entries and all("log_min_duration_statement" in e.message for e in entries)
+    assert all(e.kind == "export" for e in result.graph.edges())
+    assert {e.target for e in result.graph.edges()} == {
+        LAKE + "exports/transactions/{date_path}/part-{n}.csv"}  # COPY text is never normalized

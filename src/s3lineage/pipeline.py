@@ -71,10 +71,13 @@ def infer(config: Config, progress: Progress | None = None, resolver: Resolver |
 
     for source in config.sources:
         catalog = catalogs[source.namespace]
-        for path, events in _event_streams(source, report):
+        logged_query_ids: set[str] = set()
+        for path, events in _event_streams(source, report, logged_query_ids):
             counts["files_read"] += 1
             for event in _guarded_iter(report, path, lambda e=events: e):
                 counts["statements"] += 1
+                if event.query_id and event.source.startswith("postgres:"):
+                    logged_query_ids.add(event.query_id)
                 fingerprint, _ = normalized_forms(event.text, event.dialect) if len(event.text) < 1_000_000 else ("", "")
                 fingerprints.add(fingerprint)
                 resolution = resolver.resolve_event(event, catalog, sessions.temps_for(event))
@@ -139,7 +142,11 @@ class _Sessions:
         return temps
 
 
-def _event_streams(source: SourceConfig, report: CollectReport) -> Iterator[tuple[Path, Iterator[QueryEvent]]]:
+def _event_streams(
+    source: SourceConfig, report: CollectReport, logged_query_ids: set[str]
+) -> Iterator[tuple[Path, Iterator[QueryEvent]]]:
+    """Per file, its events. Logs come before pg_stat_statements so that statements the
+    log already recorded (same queryid) are not counted twice."""
     if source.kind is Dialect.POSTGRES:
         for path in source.paths("log_files"):
             yield path, _lazy(lambda p=path: read_postgres_log(
@@ -147,7 +154,8 @@ def _event_streams(source: SourceConfig, report: CollectReport) -> Iterator[tupl
                 log_line_prefix=source.log_line_prefix, report=report))
         for path in source.paths("statements_file"):
             yield path, _lazy(lambda p=path: read_pg_stat_statements_csv(
-                p, namespace=source.namespace, default_database=source.database, report=report))
+                p, namespace=source.namespace, default_database=source.database, report=report,
+                logged_query_ids=logged_query_ids))
     else:
         for path in source.paths("query_history_file"):
             yield path, _lazy(lambda p=path: read_query_history(p, namespace=source.namespace, report=report))

@@ -13,7 +13,7 @@ as diagnostics naming file and line.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from pathlib import Path
 
 from s3lineage.collect import CollectReport
@@ -84,20 +84,24 @@ def has_normalized_aws_s3_call(text: str) -> bool:
 
 def read_pg_stat_statements_csv(
     path: str | Path, *, namespace: str | None, default_database: str | None,
-    report: CollectReport,
+    report: CollectReport, logged_query_ids: Container[str] = (),
 ) -> Iterator[QueryEvent]:
     """Stream an export of pg_stat_statements as QueryEvents.
 
     Columns used (any case): ``query`` (required), ``queryid``, ``toplevel`` (rows with a
     false value are nested statements and skipped), ``usename``/``userid``, ``datname``,
-    ``calls``, ``rows``. Raises InputError at once if the file cannot be read.
+    ``calls``, ``rows``. Rows whose queryid is in ``logged_query_ids`` are skipped
+    (counted as ``pgss_rows_in_logs``): the server log already gave each execution with
+    its literals, and counting both would double the run counts. Raises InputError at
+    once if the file cannot be read.
     """
     rows = _rows(path, report, ("QUERY",))
-    return _pgss_events(Path(path), rows, namespace, default_database, report)
+    return _pgss_events(Path(path), rows, namespace, default_database, report, logged_query_ids)
 
 
 def _pgss_events(path: Path, rows: Iterator[tuple[int, Row]], namespace: str | None,
-                 default_database: str | None, report: CollectReport) -> Iterator[QueryEvent]:
+                 default_database: str | None, report: CollectReport,
+                 logged_query_ids: Container[str] = ()) -> Iterator[QueryEvent]:
     source = f"pg_stat_statements:{path.name}"
     for line, row in rows:
         if not _is_toplevel(row.get("TOPLEVEL")):
@@ -105,6 +109,9 @@ def _pgss_events(path: Path, rows: Iterator[tuple[int, Row]], namespace: str | N
             continue
         text, query_id = cell(row, "QUERY"), cell(row, "QUERYID")
         if text is None:
+            continue
+        if query_id and query_id in logged_query_ids:
+            report.count("pgss_rows_in_logs")
             continue
         if has_normalized_aws_s3_call(text):
             report.count("normalized_parameters")
