@@ -19,12 +19,20 @@ from s3lineage.model import Dialect
 _POSTGRES_KEYS = {
     "kind", "name", "namespace", "database", "log_files", "log_line_prefix",
     "statements_file", "columns_file",
+    # live: the password comes from the DSN, PGPASSWORD or ~/.pgpass; never logged
+    "dsn", "connect_timeout",
 }
 _SNOWFLAKE_KEYS = {
     "kind", "name", "namespace", "query_history_file", "copy_history_file", "stages_file",
     "columns_file", "pipes_file",
+    # live: SNOWFLAKE_* environment variables fill what is not set here; the password
+    # (SNOWFLAKE_PASSWORD) or private key passphrase only ever come from the environment
+    "account", "user", "role", "warehouse", "authenticator", "private_key_file",
+    "host", "port", "protocol", "overlap_minutes", "page_size", "initial_lookback_days",
+    "databases",
 }
-_TOP_KEYS = {"sources", "graph", "resolver"}
+_TOP_KEYS = {"sources", "graph", "resolver", "state"}
+_STATE_KEYS = {"path", "retention_days", "lock_timeout_seconds"}
 _GRAPH_KEYS = {"fold_partitions", "fold_rules", "min_confidence"}
 _RESOLVER_KEYS = {"idiom_dirs"}
 
@@ -50,6 +58,10 @@ class SourceConfig:
     def paths(self, key: str) -> tuple[Path, ...]:
         return self.files.get(key, ())
 
+    @property
+    def is_live(self) -> bool:
+        return "dsn" in self.settings or "account" in self.settings
+
 
 @dataclass(frozen=True, slots=True)
 class GraphConfig:
@@ -59,10 +71,18 @@ class GraphConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StateConfig:
+    path: Path
+    retention_days: float = 30.0
+    lock_timeout_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path
     sources: tuple[SourceConfig, ...]
     graph: GraphConfig = GraphConfig()
+    state: StateConfig | None = None
     idiom_dirs: tuple[Path, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -102,6 +122,7 @@ def load_config(path: str | Path) -> Config:
         sources=sources,
         graph=_graph(data.get("graph", {}), path),
         idiom_dirs=_idiom_dirs(data.get("resolver", {}), base, path),
+        state=_state(data.get("state", {}), base, path),
         raw=data,
     )
 
@@ -134,8 +155,13 @@ def _source(raw: Any, index: int, base: Path, path: Path) -> SourceConfig:
         if key in raw:
             files[key] = _expand(raw[key], many, base, f"{where}.{key}")
     settings = {k: v for k, v in raw.items() if k not in files and k not in ("kind", "namespace")}
-    if not files:
-        raise ConfigError(f"{where}: names no input files (e.g. {', '.join(_FILE_KEYS[kind])})")
+    live = "dsn" in settings or "account" in settings
+    if not files and not live:
+        live_key = "dsn" if kind is Dialect.POSTGRES else "account"
+        raise ConfigError(
+            f"{where}: names no input files (e.g. {', '.join(_FILE_KEYS[kind])}) and no live "
+            f"connection ({live_key})"
+        )
     return SourceConfig(
         kind=kind,
         name=str(raw.get("name") or f"{kind.value}-{index}"),
@@ -190,6 +216,20 @@ def _graph(raw: Any, path: Path) -> GraphConfig:
         fold_partitions=bool(raw.get("fold_partitions", True)),
         fold_rules=tuple(rules),
         min_confidence=float(min_confidence),
+    )
+
+
+def _state(raw: Any, base: Path, path: Path) -> StateConfig:
+    _reject_unknown(raw, _STATE_KEYS, f"{path}: [state]")
+    state_path = Path(raw.get("path", ".s3lineage/state.db"))
+    for key in ("retention_days", "lock_timeout_seconds"):
+        value = raw.get(key, 0)
+        if not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError(f"{path}: state.{key} must be a non-negative number")
+    return StateConfig(
+        path=state_path if state_path.is_absolute() else base / state_path,
+        retention_days=float(raw.get("retention_days", 30)),
+        lock_timeout_seconds=float(raw.get("lock_timeout_seconds", 0)),
     )
 
 
