@@ -40,7 +40,7 @@ def test_paths_are_relative_to_the_config_and_globs_expand(tmp_path):
         ('[[sources]]\nkind = "snowflake"\nquery_history_file = "q.csv"\n', "namespace is required"),
         ('[[sources]]\nkind = "snowflake"\nnamespace = "postgres://x"\nquery_history_file = "q.csv"\n',
          "must start with 'snowflake://'"),
-        (SF, "names no input files"),
+        ('[[sources]]\nkind = "postgres"\nnamespace = "postgres://h:1"\n', "names no input files"),
         (SF + 'query_history_file = "q.csv"\n[graph]\nfold_rules = [{pattern = "(", replace = "x"}]\n',
          "invalid regex"),
         (SF + 'query_history_file = "q.csv"\n[publish]\nx = 1\n', "unknown key(s) ['publish']"),

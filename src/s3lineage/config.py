@@ -60,7 +60,9 @@ class SourceConfig:
 
     @property
     def is_live(self) -> bool:
-        return "dsn" in self.settings or "account" in self.settings
+        if self.kind is Dialect.POSTGRES:
+            return "dsn" in self.settings
+        return "account" in self.settings or not self.files
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,12 +157,10 @@ def _source(raw: Any, index: int, base: Path, path: Path) -> SourceConfig:
         if key in raw:
             files[key] = _expand(raw[key], many, base, f"{where}.{key}")
     settings = {k: v for k, v in raw.items() if k not in files and k not in ("kind", "namespace")}
-    live = "dsn" in settings or "account" in settings
-    if not files and not live:
-        live_key = "dsn" if kind is Dialect.POSTGRES else "account"
+    # A Snowflake entry without files is live: SNOWFLAKE_* variables may supply everything.
+    if not files and kind is Dialect.POSTGRES and "dsn" not in settings:
         raise ConfigError(
-            f"{where}: names no input files (e.g. {', '.join(_FILE_KEYS[kind])}) and no live "
-            f"connection ({live_key})"
+            f"{where}: names no input files (e.g. {', '.join(_FILE_KEYS[kind])}) and no dsn"
         )
     return SourceConfig(
         kind=kind,
