@@ -362,12 +362,12 @@ def test_mutated_statements_never_raise(case):
 
 
 @pytest.mark.slow
-def test_long_union_chain_is_a_handler_error_not_an_exception():
-    # sqlglot recurses once per UNION branch: beyond the recursion limit the handler
-    # fails, and that failure must come back as a diagnostic.
+def test_long_union_chain_is_a_diagnostic_not_an_exception():
+    # sqlglot recurses once per UNION branch and qualifies in quadratic time: the resolver
+    # either skips column tracing (too many nodes) or reports the failure.
     text = "INSERT INTO u " + " UNION ALL ".join(["SELECT a FROM t"] * 3000)
     res = check_contract(Resolver().resolve_text(text, context("postgres")))
-    assert "handler_error" in codes(res)
+    assert set(codes(res)) & {"handler_error", "column_lineage_skipped"}
 
 
 # --- cache and fingerprints ------------------------------------------------------------
@@ -401,15 +401,27 @@ def test_same_statement_twice_hits_the_cache():
          "insert into B select ID from A where AMOUNT > 200"),
     ],
 )
-def test_whitespace_case_and_numbers_share_a_fingerprint_and_cache_entry(dialect, a, b):
+def test_literals_whitespace_and_case_share_a_fingerprint(dialect, a, b):
     d = Dialect(dialect)
-    assert normalized_forms(a, d) == normalized_forms(b, d)
+    assert normalized_forms(a, d)[0] == normalized_forms(b, d)[0]
+
+
+@pytest.mark.parametrize(
+    ("dialect", "a", "b"),
+    [
+        ("postgres", "SELECT id FROM users WHERE id > 5", "select   id\n  FROM users -- why\n where id > 5"),
+        ("snowflake", "COPY INTO T FROM @S/2025/01/ FILE_FORMAT=(TYPE=CSV)",
+         "copy into T\n  from @S/2025/01/  file_format = (type = csv)"),
+    ],
+)
+def test_only_repeated_statements_share_a_cache_entry(dialect, a, b):
+    d = Dialect(dialect)
+    assert normalized_forms(a, d)[1] == normalized_forms(b, d)[1]
     resolver = Resolver()
     ctx = context(dialect)
     first = resolver.resolve_text(a, ctx)
     second = resolver.resolve_text(b, ctx)
-    assert resolver.cache_hits == 1 and resolver.cache_misses == 1
-    assert second is first
+    assert second is first and resolver.cache_hits == 1
 
 
 def test_different_s3_targets_share_a_fingerprint_but_not_a_cache_entry():
@@ -469,7 +481,6 @@ def _cached_equals_fresh(dialect: str, a: str, b: str) -> tuple[Resolution, Reso
 
 # Known bugs (reported, not fixed here): the cache key folds every NUMBER token and every
 # ``$n``, but in Snowflake both can carry lineage. strict=True flags the fix.
-@pytest.mark.xfail(strict=True, reason="cache key folds numbers inside stage paths")
 def test_stage_paths_differing_in_numbers_do_not_share_a_cache_entry():
     cached, fresh = _cached_equals_fresh(
         "snowflake",
@@ -480,7 +491,6 @@ def test_stage_paths_differing_in_numbers_do_not_share_a_cache_entry():
     assert cached.outputs == fresh.outputs
 
 
-@pytest.mark.xfail(strict=True, reason="cache key folds Snowflake positional columns $1, $2")
 def test_positional_columns_do_not_share_a_cache_entry():
     cached, fresh = _cached_equals_fresh(
         "snowflake",

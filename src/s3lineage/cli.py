@@ -138,32 +138,40 @@ def _infer(args: argparse.Namespace) -> int:
     from s3lineage.export.formats import render
     from s3lineage.export.summary import render_summary
     from s3lineage.model import Severity
-    from s3lineage.pipeline import infer
+    from s3lineage.runner import run
 
-    if not args.dry_run:
-        raise S3LineageError(
-            "only --dry-run is available in this version: it writes the graph for review "
-            "without keeping state or publishing"
-        )
     config = load_config(args.config)
     progress = _progress_printer() if sys.stderr.isatty() and not args.quiet else None
-    result = infer(config, progress=progress)
+    report = run(config, dry_run=args.dry_run, full_refresh=args.full_refresh,
+                 since=args.since, progress=progress)
+    result = report.result
     if progress:
         sys.stderr.write("\r\033[K")
-    text = render(args.format, result.graph, result.diagnostics, result.stats)
-    if args.output:
-        out = Path(args.output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
+    if args.output or args.dry_run:
+        text = render(args.format, result.graph, result.diagnostics, result.stats)
+        if args.output:
+            out = Path(args.output)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
     if not args.quiet:
-        print(render_summary(result, args.output), file=sys.stderr)
+        print(render_summary(result, args.output, report), file=sys.stderr)
     if args.fail_on == "never":
         return 0
     worst = result.diagnostics.worst()
     threshold = Severity(args.fail_on)
     return 1 if worst is not None and worst.rank >= threshold.rank else 0
+
+
+def _since(value: str):
+    from datetime import datetime, timezone
+
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"--since takes an ISO date or time, not {value!r}") from err
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def _progress_printer():
@@ -205,11 +213,16 @@ def build_parser() -> argparse.ArgumentParser:
     infer = sub.add_parser("infer", help="collect, resolve and stitch the lineage graph")
     infer.add_argument("--config", required=True, help="lineage.toml")
     infer.add_argument("--dry-run", action="store_true",
-                       help="write the graph for review; keep no state, publish nothing")
+                       help="read everything and write the graph for review; keep no state")
+    infer.add_argument("--full-refresh", action="store_true",
+                       help="ignore watermarks: re-read every source from scratch")
+    infer.add_argument("--since", type=_since, metavar="WHEN",
+                       help="only statements at or after this ISO time (e.g. 2025-01-15)")
     from s3lineage.export.formats import FORMATS
 
     infer.add_argument("--format", choices=FORMATS, default="json")
-    infer.add_argument("--output", "-o", help="write the graph here (default: stdout)")
+    infer.add_argument("--output", "-o",
+                       help="write the graph here (default: stdout with --dry-run; none otherwise)")
     infer.add_argument("--fail-on", choices=["error", "warning", "info", "never"], default="error",
                        help="exit 1 when a diagnostic at or above this severity exists (default: error)")
     infer.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary")
@@ -238,6 +251,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as err:  # noqa: BLE001 — a bug: one line for cron mail, details on request
+        if args.debug:
+            raise
+        print(f"s3lineage: internal error: {type(err).__name__}: {err} "
+              "(re-run with --debug for the traceback, and please report it)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

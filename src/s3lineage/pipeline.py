@@ -1,23 +1,29 @@
 """collect → resolve → graph → check, for the sources a config names.
 
-:func:`infer` is the library entry point behind ``s3lineage infer``. It streams every
-event once, resolves each distinct statement once (the resolver's cache), and never
-stops on bad input: problems become diagnostics naming the file and line.
+:func:`infer` streams every event once, resolves each distinct statement once (the
+resolver's cache), and never stops on bad input: problems become diagnostics naming the
+file and line. *What* is read is decided by an :class:`InputPolicy`: :class:`ReadAll` for
+``--dry-run`` (every file, live sources from their default window), or the state store's
+incremental policy for scheduled runs (only what is new; see :mod:`s3lineage.runner`).
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from s3lineage.collect import CollectReport
+from s3lineage.collect.live import Cursor, LiveSource
 from s3lineage.collect.postgres_files import load_pg_columns, read_pg_stat_statements_csv
 from s3lineage.collect.postgres_logs import read_postgres_log
 from s3lineage.collect.snowflake_files import (
+    CopyLoad,
+    StageInfo,
     load_snowflake_columns,
     read_copy_history,
     read_query_history,
@@ -31,7 +37,7 @@ from s3lineage.graph.build import GraphBuilder
 from s3lineage.graph.checks import check_graph
 from s3lineage.graph.fold import Folder
 from s3lineage.graph.model import LineageGraph
-from s3lineage.model import Dialect, QueryEvent, Severity
+from s3lineage.model import Diagnostic, Dialect, QueryEvent, Severity
 from s3lineage.resolve.resolver import Resolver, TempTables
 from s3lineage.resolve.schema import Catalog
 from s3lineage.resolve.sqlglot_adapter import normalized_forms
@@ -44,79 +50,229 @@ class InferenceResult:
     graph: LineageGraph
     diagnostics: DiagnosticLog
     stats: dict[str, Any] = field(default_factory=dict)
+    run: Any = None  # the run's observations, for the state store (not exported)
 
 
-def infer(config: Config, progress: Progress | None = None, resolver: Resolver | None = None) -> InferenceResult:
-    """Read every source of ``config`` and build the checked lineage graph."""
+class InputPolicy:
+    """Decides what a run reads. This base reads everything (the dry-run policy)."""
+
+    resumes_logs = False  # whether log files are read from a saved byte offset
+
+    def file_changed(self, source: SourceConfig, path: Path) -> bool:
+        return True
+
+    def log_start(self, source: SourceConfig, path: Path) -> int:
+        return 0
+
+    def log_read(self, source: SourceConfig, path: Path, offset: int) -> None:
+        """The log file was consumed up to ``offset``."""
+
+    def events(self, source: SourceConfig, path: Path, kind: str,
+               events: Iterator[QueryEvent]) -> Iterator[QueryEvent]:
+        """Filter re-read events (dedupe, pg_stat_statements deltas)."""
+        return events
+
+    def live_cursor(self, source: SourceConfig) -> Cursor:
+        return {}
+
+    @property
+    def since(self) -> datetime | None:
+        return None
+
+
+ReadAll = InputPolicy
+
+LiveFactory = Callable[[SourceConfig, CollectReport], LiveSource]
+
+
+def open_live_source(source: SourceConfig, report: CollectReport) -> LiveSource:
+    """The live source class for a config entry (imported lazily: optional extras)."""
+    if source.kind is Dialect.POSTGRES:
+        from s3lineage.collect.live_postgres import PostgresLiveSource
+
+        return PostgresLiveSource(source, report)
+    from s3lineage.collect.live_snowflake import SnowflakeLiveSource
+
+    return SnowflakeLiveSource(source, report)
+
+
+@dataclass(slots=True)
+class _Run:
+    """Mutable state of one inference run."""
+
+    config: Config
+    resolver: Resolver
+    builder: GraphBuilder
+    catalogs: dict[str, Catalog]
+    policy: InputPolicy
+    progress: Progress | None
+    report: CollectReport = field(default_factory=CollectReport)
+    diagnostics: DiagnosticLog = field(default_factory=DiagnosticLog)
+    counts: dict[str, int] = field(default_factory=lambda: {
+        "statements": 0, "lineage_statements": 0, "files_read": 0, "files_unchanged": 0})
+    fingerprints: set[str] = field(default_factory=set)
+    sessions: _Sessions = field(default_factory=lambda: _Sessions())
+    new_stages: list[tuple[str, StageInfo]] = field(default_factory=list)
+    new_loads: list[tuple[str, CopyLoad]] = field(default_factory=list)
+    catalog_changes: set[str] = field(default_factory=set)
+
+
+def infer(
+    config: Config,
+    progress: Progress | None = None,
+    resolver: Resolver | None = None,
+    *,
+    policy: InputPolicy | None = None,
+    builder: GraphBuilder | None = None,
+    catalogs: dict[str, Catalog] | None = None,
+    live_factory: LiveFactory = open_live_source,
+    live_cursors: dict[str, Cursor] | None = None,
+) -> InferenceResult:
+    """Read the sources of ``config`` and build the checked lineage graph.
+
+    ``builder``/``catalogs`` may come pre-filled from the state store; ``live_cursors``
+    receives each live source's cursor after it was read.
+    """
     started = time.monotonic()
-    resolver = resolver or Resolver(idiom_dirs=config.idiom_dirs)
-    report = CollectReport()
-    diagnostics = DiagnosticLog()
-    catalogs: dict[str, Catalog] = {}
-    builder = GraphBuilder(Folder(config.graph.fold_rules, config.graph.fold_partitions), catalogs)
-    counts = {"statements": 0, "lineage_statements": 0, "files_read": 0}
-    fingerprints: set[str] = set()
-    sessions = _Sessions()
+    catalogs = catalogs if catalogs is not None else {}
+    run = _Run(
+        config=config,
+        resolver=resolver or Resolver(idiom_dirs=config.idiom_dirs),
+        builder=builder or GraphBuilder(Folder(config.graph.fold_rules, config.graph.fold_partitions), catalogs),
+        catalogs=catalogs,
+        policy=policy or ReadAll(),
+        progress=progress,
+    )
+    run.builder.catalogs = catalogs
+    live: dict[str, LiveSource] = {}
+    try:
+        for source in config.sources:
+            run.catalogs.setdefault(source.namespace, Catalog())
+            if source.is_live:
+                live[source.name] = live_factory(source, run.report)
+        for source in config.sources:  # catalogs and stage maps first: statements use them
+            _read_metadata(run, source, live.get(source.name))
+        for source in config.sources:
+            cursor = run.policy.live_cursor(source) if source.name in live else None
+            _read_statements(run, source, live.get(source.name), cursor)
+            if cursor is not None and live_cursors is not None:
+                live_cursors[source.name] = cursor
+    finally:
+        for source in live.values():
+            source.close()
+    return _finish(run, started)
 
-    # Catalogs and stage maps first: statements resolve against them.
-    for source in config.sources:
-        catalog = catalogs.setdefault(source.namespace, Catalog())
-        for path in source.paths("columns_file"):
-            _guard(report, path, lambda p=path: _load_columns(source, p, catalog, report))
-            counts["files_read"] += 1
-        for path in source.paths("stages_file"):
-            counts["files_read"] += 1
-            for stage in _guarded_iter(report, path, lambda p=path: read_stages(p, report=report)):
-                builder.add_stage(source.namespace, stage.qualified_name, stage.url)
 
-    for source in config.sources:
-        catalog = catalogs[source.namespace]
-        logged_query_ids: set[str] = set()
-        for path, events in _event_streams(source, report, logged_query_ids):
-            counts["files_read"] += 1
-            for event in _guarded_iter(report, path, lambda e=events: e):
-                counts["statements"] += 1
-                if event.query_id and event.source.startswith("postgres:"):
-                    logged_query_ids.add(event.query_id)
-                fingerprint, _ = normalized_forms(event.text, event.dialect) if len(event.text) < 1_000_000 else ("", "")
-                fingerprints.add(fingerprint)
-                resolution = resolver.resolve_event(event, catalog, sessions.temps_for(event))
-                diagnostics.extend(resolution.diagnostics, event.where)
-                if resolution.outputs or resolution.stage_url:
-                    counts["lineage_statements"] += 1
-                    builder.add_statement(event, resolution, fingerprint)
-                if progress and counts["statements"] % 500 == 0:
-                    progress(path.name, counts["statements"])
-        for path in source.paths("copy_history_file"):
-            counts["files_read"] += 1
-            for load in _guarded_iter(report, path, lambda p=path: read_copy_history(p, report=report)):
-                builder.add_copy_load(source.namespace, load)
-
-    graph = builder.build()
-    diagnostics.extend(report.diagnostics)
-    diagnostics.extend(builder.diagnostics)
-    diagnostics.extend(check_graph(graph, catalogs))
-    failed = report.counts.get("failed_statements", 0)
+def _finish(run: _Run, started: float) -> InferenceResult:
+    graph = run.builder.build()
+    run.diagnostics.extend(run.report.diagnostics)
+    run.diagnostics.extend(run.builder.diagnostics)
+    run.diagnostics.extend(check_graph(graph, run.catalogs))
+    failed = run.report.counts.get("failed_statements", 0)
     if failed:
-        diagnostics.add(_summary_diag(
+        run.diagnostics.add(Diagnostic(
             "failed_statements_skipped", Severity.INFO,
             f"{failed} statement(s) failed when they ran (ERROR / EXECUTION_STATUS != SUCCESS) "
             "and produced no lineage"))
     stats = {
-        "sources": len(config.sources),
-        "files_read": counts["files_read"],
-        "statements": counts["statements"],
-        "lineage_statements": counts["lineage_statements"],
-        "unique_fingerprints": len(fingerprints),
-        "resolved": resolver.cache_misses,
-        "cache_hits": resolver.cache_hits,
+        "sources": len(run.config.sources),
+        "files_read": run.counts["files_read"],
+        "files_unchanged": run.counts["files_unchanged"],
+        "statements": run.counts["statements"],
+        "lineage_statements": run.counts["lineage_statements"],
+        "unique_fingerprints": len(run.fingerprints),
+        "resolved": run.resolver.cache_misses,
+        "cache_hits": run.resolver.cache_hits,
         "failed_statements": failed,
-        "skipped_statements": report.counts.get("skipped_statements", 0),
+        "skipped_statements": run.report.counts.get("skipped_statements", 0),
         "datasets": graph.g.number_of_nodes(),
         "edges": graph.g.number_of_edges(),
         "seconds": round(time.monotonic() - started, 3),
     }
-    return InferenceResult(graph, diagnostics, stats)
+    return InferenceResult(graph, run.diagnostics, stats, run)
+
+
+# --- metadata: catalogs and stages ----------------------------------------------------------
+
+
+def _read_metadata(run: _Run, source: SourceConfig, live: LiveSource | None) -> None:
+    catalog = run.catalogs[source.namespace]
+    if live is not None:
+        live.load_catalog(catalog)
+        run.catalog_changes.add(source.namespace)
+        for stage in live.stages():
+            _add_stage(run, source, stage)
+    for path in source.paths("columns_file"):
+        if not _changed(run, source, path):
+            continue
+        _guard(run.report, path, lambda p=path: _load_columns(source, p, catalog, run.report))
+        run.catalog_changes.add(source.namespace)
+    for path in source.paths("stages_file"):
+        if not _changed(run, source, path):
+            continue
+        for stage in _guarded_iter(run.report, path, lambda p=path: read_stages(p, report=run.report)):
+            _add_stage(run, source, stage)
+
+
+def _add_stage(run: _Run, source: SourceConfig, stage: StageInfo) -> None:
+    run.builder.add_stage(source.namespace, stage.qualified_name, stage.url)
+    run.new_stages.append((source.namespace, stage))
+
+
+def _changed(run: _Run, source: SourceConfig, path: Path) -> bool:
+    if run.policy.file_changed(source, path):
+        run.counts["files_read"] += 1
+        return True
+    run.counts["files_unchanged"] += 1
+    return False
+
+
+# --- statements and loads ------------------------------------------------------------------
+
+
+def _read_statements(run: _Run, source: SourceConfig, live: LiveSource | None, cursor: Cursor | None) -> None:
+    catalog = run.catalogs[source.namespace]
+    logged_query_ids: set[str] = set()
+    if live is not None and cursor is not None:
+        _consume(run, source, catalog, Path(f"<{source.name}>"),
+                 live.events(cursor, since=run.policy.since), logged_query_ids)
+        for load in live.copy_loads(cursor, since=run.policy.since):
+            _add_load(run, source, load)
+    for path, kind, events in _event_streams(run, source, logged_query_ids):
+        if not _changed(run, source, path):
+            continue
+        filtered = run.policy.events(source, path, kind, events)
+        _consume(run, source, catalog, path, filtered, logged_query_ids)
+    for path in source.paths("copy_history_file"):
+        if not _changed(run, source, path):
+            continue
+        for load in _guarded_iter(run.report, path, lambda p=path: read_copy_history(p, report=run.report)):
+            _add_load(run, source, load)
+
+
+def _add_load(run: _Run, source: SourceConfig, load: CopyLoad) -> None:
+    if run.builder.add_copy_load(source.namespace, load):
+        run.new_loads.append((source.namespace, load))
+
+
+def _consume(run: _Run, source: SourceConfig, catalog: Catalog, path: Path,
+             events: Iterable[QueryEvent], logged_query_ids: set[str]) -> None:
+    since = run.policy.since
+    for event in _guarded_iter(run.report, path, lambda: events):
+        if since is not None and event.time is not None and event.time < since:
+            continue
+        run.counts["statements"] += 1
+        if event.query_id and source.kind is Dialect.POSTGRES and not event.source.startswith("pg_stat"):
+            logged_query_ids.add(event.query_id)
+        fingerprint = normalized_forms(event.text, event.dialect)[0] if len(event.text) < 1_000_000 else ""
+        run.fingerprints.add(fingerprint)
+        resolution = run.resolver.resolve_event(event, catalog, run.sessions.temps_for(event))
+        run.diagnostics.extend(resolution.diagnostics, event.where)
+        if resolution.outputs or resolution.stage_url:
+            run.counts["lineage_statements"] += 1
+            run.builder.add_statement(event, resolution, fingerprint)
+        if run.progress and run.counts["statements"] % 500 == 0:
+            run.progress(path.name, run.counts["statements"])
 
 
 class _Sessions:
@@ -143,24 +299,37 @@ class _Sessions:
 
 
 def _event_streams(
-    source: SourceConfig, report: CollectReport, logged_query_ids: set[str]
-) -> Iterator[tuple[Path, Iterator[QueryEvent]]]:
+    run: _Run, source: SourceConfig, logged_query_ids: set[str]
+) -> Iterator[tuple[Path, str, Iterator[QueryEvent]]]:
     """Per file, its events. Logs come before pg_stat_statements so that statements the
     log already recorded (same queryid) are not counted twice."""
+    report = run.report
     if source.kind is Dialect.POSTGRES:
         for path in source.paths("log_files"):
-            yield path, _lazy(lambda p=path: read_postgres_log(
-                p, namespace=source.namespace, default_database=source.database,
-                log_line_prefix=source.log_line_prefix, report=report))
+            yield path, "log", _log_events(run, source, path)
         for path in source.paths("statements_file"):
-            yield path, _lazy(lambda p=path: read_pg_stat_statements_csv(
+            yield path, "pg_stat_statements", _lazy(lambda p=path: read_pg_stat_statements_csv(
                 p, namespace=source.namespace, default_database=source.database, report=report,
                 logged_query_ids=logged_query_ids))
     else:
         for path in source.paths("query_history_file"):
-            yield path, _lazy(lambda p=path: read_query_history(p, namespace=source.namespace, report=report))
+            yield path, "query_history", _lazy(
+                lambda p=path: read_query_history(p, namespace=source.namespace, report=report))
         for path in source.paths("pipes_file"):
-            yield path, _lazy(lambda p=path: _pipe_definitions(p, source.namespace, report))
+            yield path, "pipes", _lazy(lambda p=path: _pipe_definitions(p, source.namespace, report))
+
+
+def _log_events(run: _Run, source: SourceConfig, path: Path) -> Iterator[QueryEvent]:
+    kwargs: dict[str, Any] = {}
+    position: dict[str, int] = {}
+    if run.policy.resumes_logs:
+        position["offset"] = run.policy.log_start(source, path)
+        kwargs = {"start_offset": position["offset"], "position": position}
+    yield from read_postgres_log(
+        path, namespace=source.namespace, default_database=source.database,
+        log_line_prefix=source.log_line_prefix, report=run.report, **kwargs)
+    if run.policy.resumes_logs:
+        run.policy.log_read(source, path, position["offset"])
 
 
 def _lazy(factory: Callable[[], Iterator[QueryEvent]]) -> Iterator[QueryEvent]:
@@ -181,7 +350,8 @@ def _pipe_definitions(path: Path, namespace: str, report: CollectReport) -> Iter
         yield QueryEvent(
             text=f"CREATE OR REPLACE PIPE {qualified} AS {definition}",
             dialect=Dialect.SNOWFLAKE, source=f"snowflake:{path.name}", location=f"{path}:{line}",
-            default_database=database, default_schema=schema, namespace=namespace, calls=0,
+            query_id=f"pipe:{qualified}", default_database=database, default_schema=schema,
+            namespace=namespace, calls=0,
         )
 
 
@@ -207,9 +377,3 @@ def _guarded_iter(report: CollectReport, path: Path, factory: Callable[[], Any])
         report.add("missing_file", Severity.ERROR, str(err), str(path))
     except OSError as err:
         report.add("unreadable_file", Severity.ERROR, f"cannot read {path}: {err.strerror or err}", str(path))
-
-
-def _summary_diag(code: str, severity: Severity, message: str):
-    from s3lineage.model import Diagnostic
-
-    return Diagnostic(code, severity, message)

@@ -52,35 +52,38 @@ def to_json_data(
                 for m in sorted(node.members.values(), key=lambda m: m.key)
             ]
         datasets.append(item)
-    edges = []
-    for edge in graph.edges():
-        edges.append({
-            "id": f"{edge.source} -> {edge.target}",
-            "source": edge.source,
-            "target": edge.target,
-            "kind": edge.kind,
-            "columns": [
-                {
-                    "target": m.target,
-                    "sources": [{"dataset": d, "field": f} for d, f in sorted(m.sources)],
-                    "transform": m.transform,
-                }
-                for m in sorted(edge.columns.values(), key=lambda m: m.target)
-            ],
-            "indirect": [{"dataset": d, "field": f} for d, f in sorted(edge.indirect)],
-            "confidence": round(edge.confidence, 3),
-            "match": edge.match,
-            "evidence": edge.evidence.to_json(),
-        })
+    edges = [edge_json(edge) for edge in graph.edges()]
     return {
         "format": "s3lineage.graph",
         "version": FORMAT_VERSION,
         "generator": f"s3lineage {__version__}",
         "generated_at": _iso(generated_at or datetime.now(timezone.utc)),
-        "summary": stats or {},
+        "summary": {k: v for k, v in (stats or {}).items() if not k.startswith("_")},
         "datasets": datasets,
         "edges": edges,
         "diagnostics": diagnostics.to_json() if diagnostics else [],
+    }
+
+
+def edge_json(edge) -> dict[str, Any]:
+    """One edge as the contract describes it."""
+    return {
+        "id": f"{edge.source} -> {edge.target}",
+        "source": edge.source,
+        "target": edge.target,
+        "kind": edge.kind,
+        "columns": [
+            {
+                "target": m.target,
+                "sources": [{"dataset": d, "field": f} for d, f in sorted(m.sources)],
+                "transform": m.transform,
+            }
+            for m in sorted(edge.columns.values(), key=lambda m: m.target)
+        ],
+        "indirect": [{"dataset": d, "field": f} for d, f in sorted(edge.indirect)],
+        "confidence": round(edge.confidence, 3),
+        "match": edge.match,
+        "evidence": edge.evidence.to_json(),
     }
 
 
@@ -88,10 +91,16 @@ def _iso(when: datetime | None) -> str | None:
     return when.isoformat() if when else None
 
 
-def render(fmt: str, graph: LineageGraph, diagnostics: DiagnosticLog | None = None,
-           stats: dict[str, Any] | None = None) -> str:
+def render(
+    fmt: str,
+    graph: LineageGraph,
+    diagnostics: DiagnosticLog | None = None,
+    stats: dict[str, Any] | None = None,
+) -> str:
     if fmt == "json":
-        return json.dumps(to_json_data(graph, diagnostics, stats), indent=2, ensure_ascii=False) + "\n"
+        return (
+            json.dumps(to_json_data(graph, diagnostics, stats), indent=2, ensure_ascii=False) + "\n"
+        )
     if fmt == "graphml":
         return to_graphml(graph)
     if fmt == "dot":
@@ -105,16 +114,33 @@ def to_graphml(graph: LineageGraph) -> str:
     """Dataset and column nodes; GraphML wants flat scalar attributes."""
     flat = nx.DiGraph()
     for node in graph.datasets():
-        flat.add_node(node.id, label=node.ref.name, kind=node.ref.kind.value, system=node.system,
-                      level="dataset", fields=",".join(node.fields))
+        flat.add_node(
+            node.id,
+            label=node.ref.name,
+            kind=node.ref.kind.value,
+            system=node.system,
+            level="dataset",
+            fields=",".join(node.fields),
+        )
         for field_name in node.fields:
-            flat.add_node(f"{node.id}#{field_name}", label=field_name, level="column",
-                          system=node.system, dataset=node.id)
+            flat.add_node(
+                f"{node.id}#{field_name}",
+                label=field_name,
+                level="column",
+                system=node.system,
+                dataset=node.id,
+            )
             flat.add_edge(node.id, f"{node.id}#{field_name}", relation="has_column")
     for edge in graph.edges():
-        flat.add_edge(edge.source, edge.target, relation="lineage", kind=edge.kind,
-                      confidence=float(edge.confidence), run_count=edge.evidence.run_count,
-                      recognizers=",".join(sorted(edge.evidence.recognizers)))
+        flat.add_edge(
+            edge.source,
+            edge.target,
+            relation="lineage",
+            kind=edge.kind,
+            confidence=float(edge.confidence),
+            run_count=edge.evidence.run_count,
+            recognizers=",".join(sorted(edge.evidence.recognizers)),
+        )
         for mapping in edge.columns.values():
             target = f"{edge.target}#{mapping.target}"
             for dataset, field_name in mapping.sources:
@@ -123,7 +149,9 @@ def to_graphml(graph: LineageGraph) -> str:
                     if column not in flat:
                         ds, _, name = column.partition("#")
                         flat.add_node(column, label=name, level="column", dataset=ds)
-                flat.add_edge(source, target, relation="column_lineage", transform=mapping.transform)
+                flat.add_edge(
+                    source, target, relation="column_lineage", transform=mapping.transform
+                )
     buffer = io.BytesIO()
     nx.write_graphml(flat, buffer, encoding="utf-8")
     return buffer.getvalue().decode("utf-8")
@@ -137,14 +165,20 @@ def _lanes(graph: LineageGraph) -> dict[str, list]:
     lanes: dict[str, list] = {}
     for node in graph.datasets():
         lanes.setdefault(node.system, []).append(node)
-    ordered = [s for s in _SYSTEM_ORDER if s in lanes] + sorted(s for s in lanes if s not in _SYSTEM_ORDER)
+    ordered = [s for s in _SYSTEM_ORDER if s in lanes] + sorted(
+        s for s in lanes if s not in _SYSTEM_ORDER
+    )
     return {s: lanes[s] for s in ordered}
 
 
 def to_dot(graph: LineageGraph) -> str:
     """Graphviz, one cluster per system, left to right; dashed edges are low-confidence."""
     ids = {node.id: f"n{i}" for i, node in enumerate(graph.datasets())}
-    lines = ["digraph lineage {", "  rankdir=LR;", '  node [shape=box, style="rounded,filled", fontname="Helvetica"];']
+    lines = [
+        "digraph lineage {",
+        "  rankdir=LR;",
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica"];',
+    ]
     for system, nodes in _lanes(graph).items():
         lines.append(f"  subgraph cluster_{_ident(system)} {{")
         lines.append(f'    label="{system}"; style=filled; color="#eeeeee";')
@@ -153,12 +187,16 @@ def to_dot(graph: LineageGraph) -> str:
             if node.fields:
                 label += "\\n" + ", ".join(node.fields[:8]) + (" …" if len(node.fields) > 8 else "")
             colour = _SYSTEM_COLOURS.get(system, "#ffffff")
-            lines.append(f'    {ids[node.id]} [label="{_dot_escape(label)}", fillcolor="{colour}"];')
+            lines.append(
+                f'    {ids[node.id]} [label="{_dot_escape(label)}", fillcolor="{colour}"];'
+            )
         lines.append("  }")
     for edge in graph.edges():
         style = "dashed" if edge.confidence < 0.8 else "solid"
         label = f"{edge.kind} ({len(edge.columns)} cols, {edge.confidence:.2f})"
-        lines.append(f'  {ids[edge.source]} -> {ids[edge.target]} [label="{_dot_escape(label)}", style={style}];')
+        lines.append(
+            f'  {ids[edge.source]} -> {ids[edge.target]} [label="{_dot_escape(label)}", style={style}];'
+        )
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -189,4 +227,9 @@ def _dot_escape(text: str) -> str:
 
 
 def _mermaid_escape(text: str) -> str:
-    return text.replace('"', "#quot;").replace("{", "#123;").replace("}", "#125;").replace("|", "#124;")
+    return (
+        text.replace('"', "#quot;")
+        .replace("{", "#123;")
+        .replace("}", "#125;")
+        .replace("|", "#124;")
+    )

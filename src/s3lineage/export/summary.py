@@ -9,14 +9,16 @@ from s3lineage.pipeline import InferenceResult
 _ORDER = ("error", "warning", "info")
 
 
-def render_summary(result: InferenceResult, output: str | None = None, top: int = 8) -> str:
+def render_summary(result: InferenceResult, output: str | None = None, report=None, top: int = 8) -> str:
     stats = result.stats
     edges_by_kind = Counter(e.kind for e in result.graph.edges())
     column_edges = sum(len(e.columns) for e in result.graph.edges())
     severity = result.diagnostics.by_severity()
+    scheduled = report is not None and report.run_id is not None
     lines = [
-        "s3lineage infer — dry run",
+        f"s3lineage infer — run #{report.run_id}" if scheduled else "s3lineage infer — dry run",
         f"  sources read        {stats['sources']} ({stats['files_read']} files)",
+        *([f"  files unchanged     {stats['files_unchanged']} (skipped)"] if stats.get("files_unchanged") else []),
         f"  statements          {stats['statements']:,} ({stats['lineage_statements']:,} with lineage, "
         f"{stats['failed_statements']:,} failed and skipped)",
         f"  unique fingerprints {stats['unique_fingerprints']:,} "
@@ -33,6 +35,11 @@ def render_summary(result: InferenceResult, output: str | None = None, top: int 
         lines.append(f"    {entry.severity.value:<7} {entry.code}{count}: {_clip(entry.message)}{place}")
     if len(entries) > top:
         lines.append(f"    … {len(entries) - top} more in the output's \"diagnostics\"")
+    if scheduled:
+        lines.append(
+            f"  state               {len(report.new_edges)} new, {len(report.changed_edges)} changed, "
+            f"{len(report.stale_edges)} stale, {len(report.restored_edges)} restored edges"
+        )
     if output:
         lines.append(f"  graph written to    {output}")
     lines.append(f"  took                {stats['seconds']:.2f} s")

@@ -43,11 +43,23 @@ _POSITIONAL = re.compile(r"^\$(\d+)$")
 
 
 @dataclass(slots=True)
-class _Group:
+class StatementGroup:
+    """Every run of one resolved statement: its resolution and accumulated evidence."""
+
     resolution: Resolution
     evidence: Evidence
     where: str
     times: array | None = None  # run times, kept only when stage definitions may differ
+    dirty: bool = True  # changed since loaded from the state store
+
+    MAX_TIMES = 10_000  # older run times are dropped (the run count stays exact)
+
+    def add_time(self, when: datetime) -> None:
+        if self.times is None:
+            return
+        self.times.append(_aware(when).timestamp())
+        if len(self.times) > self.MAX_TIMES:
+            del self.times[: len(self.times) - self.MAX_TIMES]
 
 
 @dataclass(slots=True)
@@ -79,10 +91,12 @@ class GraphBuilder:
         self.folder = folder or Folder()
         self.catalogs = catalogs if catalogs is not None else {}  # namespace → SchemaProvider
         self.stages = StageMap()
-        self._groups: dict[Resolution, _Group] = {}
+        self._groups: dict[Resolution, StatementGroup] = {}
         self._loads: dict[tuple[str, str], list[CopyLoad]] = defaultdict(list)
         self._pipes: dict[tuple[str, str], tuple[Resolution, Evidence]] = {}
         self._claimed: set[int] = set()  # id() of COPY_HISTORY rows a read accounted for
+        self._load_keys: set[tuple] = set()
+        self.new_stage_definitions: list[tuple[str, str, str | None, datetime | None]] = []
         self.diagnostics: list[Diagnostic] = []
 
     # --- input ------------------------------------------------------------------------
@@ -91,29 +105,48 @@ class GraphBuilder:
         if resolution.stage_url is not None:
             stage, url = resolution.stage_url
             self.stages.add_definition(stage.namespace, stage.name.split("/")[0], url, event.time)
+            self.new_stage_definitions.append((stage.namespace, stage.name.split("/")[0], url, event.time))
             return
         if not resolution.outputs:
             return
         group = self._groups.get(resolution)
         if group is None:
-            group = _Group(resolution, Evidence(), event.where)
+            group = StatementGroup(resolution, Evidence(), event.where)
             if any(r.kind is DatasetKind.STAGE for r in (*resolution.inputs, *resolution.outputs)):
                 group.times = array("d")
             self._groups[resolution] = group
         group.evidence.observe(event, fingerprint, resolution.recognizer)
-        if group.times is not None and event.time is not None:
-            group.times.append(_aware(event.time).timestamp())
+        group.dirty = True
+        if event.time is not None:
+            group.add_time(event.time)
         if resolution.pipe:
             self._pipes[(event.namespace or "", resolution.pipe.upper())] = (resolution, group.evidence)
+
+    def add_group(self, group: StatementGroup) -> None:
+        """A group loaded from the state store (statements of earlier runs)."""
+        group.dirty = False
+        self._groups[group.resolution] = group
+        if group.resolution.pipe:
+            namespace = group.resolution.outputs[0].namespace if group.resolution.outputs else ""
+            self._pipes[(namespace, group.resolution.pipe.upper())] = (group.resolution, group.evidence)
+
+    def groups(self) -> list[StatementGroup]:
+        return list(self._groups.values())
 
     def add_stage(self, namespace: str, name: str, url: str | None) -> None:
         self.stages.add_listed(namespace, name, url)
 
-    def add_copy_load(self, namespace: str, load: CopyLoad) -> None:
+    def add_copy_load(self, namespace: str, load: CopyLoad) -> bool:
+        """Record a COPY_HISTORY row; False when it moved no data or was already known."""
         if not load.loaded:
-            return
+            return False
+        key = (load.stage_location, load.file_name, load.table, load.last_load_time)
+        if key in self._load_keys:
+            return False
+        self._load_keys.add(key)
         table = ".".join(load.table)
         self._loads[(namespace, table.upper())].append(load)
+        return True
 
     # --- build ------------------------------------------------------------------------
 
@@ -129,7 +162,7 @@ class GraphBuilder:
         self._describe_datasets(graph)
         return graph
 
-    def _stage_variants(self, group: _Group):
+    def _stage_variants(self, group: StatementGroup):
         """Split a group's runs by the stage definitions in force when they ran."""
         resolution = group.resolution
         stage_refs = [r for r in (*resolution.inputs, *resolution.outputs) if r.kind is DatasetKind.STAGE]

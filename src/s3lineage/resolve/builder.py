@@ -23,6 +23,7 @@ PENALTIES = {
     "unknown_columns": 0.2,
     "unresolved_columns": 0.1,
     "column_lineage_failed": 0.3,
+    "column_lineage_skipped": 0.3,
     "command_fallback": 0.1,
     "ambiguous_target": 0.2,
 }
@@ -33,6 +34,7 @@ _SEVERITY = {
     "unknown_columns": Severity.INFO,
     "unresolved_columns": Severity.INFO,
     "column_lineage_failed": Severity.WARNING,
+    "column_lineage_skipped": Severity.WARNING,
 }
 
 

@@ -24,7 +24,8 @@ from s3lineage.resolve.sqlglot_adapter import (
     scope_of,
 )
 
-_PAD = "__default__"  # placeholder for a missing db/schema part (sqlglot wants equal depth)
+_PAD = "__default__"
+MAX_TRACE_NODES = 10_000  # placeholder for a missing db/schema part (sqlglot wants equal depth)
 
 
 @dataclass(slots=True)
@@ -343,6 +344,14 @@ def trace_query(query: exp.Expr, ctx: ResolveContext) -> QueryLineage:
     lineage = QueryLineage(inputs=list(refs.inputs), internal_stages=refs.internal_stages)
     for name in refs.missing:
         lineage.problems.append(("unknown_columns", f"catalog has no columns for {name}"))
+    size = sum(1 for _ in tree.walk())
+    if size > MAX_TRACE_NODES:
+        # sqlglot's qualifier is quadratic on long boolean/arithmetic chains
+        lineage.complete = False
+        lineage.problems.append(("column_lineage_skipped",
+                                 f"query of {size:,} syntax nodes is too large for column tracing "
+                                 f"(limit {MAX_TRACE_NODES:,}): table-level lineage only"))
+        return lineage
     schema = make_schema(refs.columns, ctx.dialect)
     try:
         qualified = qualify_query(tree, schema, ctx.dialect)

@@ -45,15 +45,20 @@ class ResolveContext:
 
     @property
     def cache_key(self) -> tuple:
-        version = getattr(self.catalog, "version", None) if self.catalog is not None else None
+        """Identifies everything besides the text that a resolution depends on; stable
+        across runs (the catalog by content), so the state store can persist results."""
+        catalog = self.catalog
+        if catalog is None:
+            catalog_key = None
+        else:
+            catalog_key = getattr(catalog, "fingerprint", None) or f"id:{id(catalog)}"
         return (
-            self.dialect,
+            self.dialect.value,
             self.namespace,
             self.default_database,
             self.default_schema,
             self.search_path,
-            id(self.catalog),
-            version,
+            catalog_key,
         )
 
     def with_database(self, database: str | None) -> ResolveContext:

@@ -11,6 +11,7 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 from s3lineage.model import (
     ColumnEdge,
@@ -45,6 +46,14 @@ _SEARCH_PATH = re.compile(r"^\s*SET\s+(?:SESSION\s+|LOCAL\s+)?search_path\s*(?:T
                           re.IGNORECASE | re.DOTALL)
 
 
+class ResolutionCache(Protocol):
+    """A persistent cache keyed by (statement cache key, stable context key)."""
+
+    def get(self, key: tuple) -> Resolution | None: ...
+
+    def put(self, key: tuple, resolution: Resolution) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class StatementResult:
     """One statement of a script with its resolution (for the developer view)."""
@@ -70,8 +79,10 @@ class Resolver:
         *,
         idiom_dirs: tuple[Path, ...] = (),
         cache_size: int = 100_000,
+        cache: ResolutionCache | None = None,
     ) -> None:
         self.recognizers = recognizers if recognizers is not None else load_catalogue(idiom_dirs)
+        self.cache = cache  # a second-level, persistent cache (the state store's)
         self._cache: OrderedDict[tuple, Resolution] = OrderedDict()
         self._cache_size = cache_size
         self.cache_hits = 0
@@ -148,12 +159,22 @@ class Resolver:
             self._cache.move_to_end(key)
             self.cache_hits += 1
             return StatementResult(text, fingerprint, cached)
+        resolution = self.cache.get(key) if self.cache is not None else None
+        if resolution is not None:
+            self.cache_hits += 1
+            self._remember(key, resolution)
+            return StatementResult(text, fingerprint, resolution)
         self.cache_misses += 1
         resolution = self._resolve_uncached(text, ctx)
+        if self.cache is not None:
+            self.cache.put(key, resolution)
+        self._remember(key, resolution)
+        return StatementResult(text, fingerprint, resolution)
+
+    def _remember(self, key: tuple, resolution: Resolution) -> None:
         self._cache[key] = resolution
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-        return StatementResult(text, fingerprint, resolution)
 
     def _resolve_uncached(self, text: str, ctx: ResolveContext) -> Resolution:
         parsed = parse_statement(text, ctx.dialect)

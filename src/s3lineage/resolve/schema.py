@@ -8,6 +8,7 @@ follow the database's case-folding rules.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Protocol
 
 
@@ -32,6 +33,7 @@ class Catalog:
         self._tables: dict[tuple[str, ...], dict[int, str]] = {}
         self._folded: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._version = 0
+        self._fingerprint: tuple[int, str] | None = None
 
     def __len__(self) -> int:
         return len(self._tables)
@@ -40,6 +42,16 @@ class Catalog:
     def version(self) -> int:
         """Bumped on every change, so resolution caches can key on it."""
         return self._version
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of the content (not of load order), cached until the next change."""
+        if self._fingerprint is None or self._fingerprint[0] != self._version:
+            digest = hashlib.blake2b(digest_size=12)
+            for table in sorted(self._tables):
+                digest.update(repr((table, self.columns(table))).encode())
+            self._fingerprint = (self._version, digest.hexdigest())
+        return self._fingerprint[1]
 
     def add_column(self, table: tuple[str, ...], column: str, ordinal: int | None = None) -> None:
         cols = self._tables.setdefault(table, {})
@@ -94,8 +106,10 @@ class OverlayCatalog:
         self._folded = {tuple(p.lower() for p in k): v for k, v in self.tables.items()}
 
     @property
-    def version(self) -> tuple:
-        return (getattr(self.base, "version", None), tuple(sorted(self.tables)))
+    def fingerprint(self) -> str:
+        base = getattr(self.base, "fingerprint", None) if self.base is not None else None
+        digest = hashlib.blake2b(repr((base, sorted(self.tables.items()))).encode(), digest_size=12)
+        return digest.hexdigest()
 
     def columns(self, name: tuple[str, ...]) -> tuple[str, ...] | None:
         found = self.tables.get(name) or self._folded.get(tuple(p.lower() for p in name))

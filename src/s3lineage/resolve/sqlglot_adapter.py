@@ -115,8 +115,9 @@ def normalized_forms(sql: str, dialect: Dialect) -> tuple[str, str]:
 
     - The *fingerprint* folds every literal, comment, whitespace and keyword case: it
       names the statement's shape, so ``… WHERE id > 5`` and ``… id > 7`` group together.
-    - The *cache key* folds the same things except string literals, because for exports
-      the strings carry the lineage (inner SQL, bucket, key, stage path, PATTERN).
+    - The *cache key* folds only comments, whitespace and keyword case: literals stay,
+      because they can carry the lineage (inner SQL, bucket, key, a stage path such as
+      ``@stg/2025/01/``, ``$2`` positions), so only truly repeated statements share it.
     """
     try:
         tokens = tokenize(sql, dialect)
@@ -126,19 +127,25 @@ def normalized_forms(sql: str, dialect: Dialect) -> tuple[str, str]:
         return digest, digest
     shape: list[str] = []
     keyed: list[str] = []
+    previous = None
+    previous_end = -2
     for token in tokens:
         if token.token_type in _LITERAL_TOKENS:
             shape.append("?")
-            keyed.append(
-                f"'{token.text}'" if token.token_type in _STRING_TOKENS else "?"
-            )
-            continue
-        text = token.text if token.token_type is TokenType.IDENTIFIER else token.text.upper()
-        if token.token_type is TokenType.PARAMETER or text.startswith("$"):
-            text = "?" if re.fullmatch(r"\$\d+", text) else text
-        shape.append(text)
-        keyed.append(text)
-    return _digest(" ".join(shape)), _digest(" ".join(keyed))
+            keyed.append(f"{token.token_type.name}:{token.text}")
+        elif token.token_type is TokenType.IDENTIFIER:  # quoted: exact
+            keyed.append(f'"{token.text}"')
+            shape.append(f'"{token.text}"')
+        elif (token.token_type is TokenType.VAR and previous is TokenType.SLASH
+              and token.start == previous_end + 1):
+            keyed.append(token.text)  # a stage path segment (@stg/Path/): case matters
+            shape.append(token.text.upper())
+        else:
+            text = token.text.upper()
+            keyed.append(text)
+            shape.append("?" if re.fullmatch(r"\$\d+", text) else text)
+        previous, previous_end = token.token_type, token.end
+    return _digest(" ".join(shape)), _digest("\x1f".join(keyed))
 
 
 def redact_literals(sql: str, dialect: Dialect) -> str:
