@@ -15,6 +15,10 @@ and streams typed records; bad rows become diagnostics in the :class:`CollectRep
 
 Every reader checks the file exists when called (raising :class:`InputError`), not when
 first iterated.
+
+The ``*_from_row`` functions (and :func:`drop_query_row`) map one row with upper-case
+keys to a record; the live source (:mod:`s3lineage.collect.live_snowflake`) uses them
+too, so exports and live reads of the same account give the same records.
 """
 
 from __future__ import annotations
@@ -85,48 +89,69 @@ def _query_events(
     skip: frozenset[str],
 ) -> Iterator[QueryEvent]:
     seen: set[str] = set()
+    source = f"snowflake:{path.name}"
     for line, row in _require(rows, path, report, ("QUERY_TEXT",)):
         where = f"{path}:{line}"
-        if (cell(row, "QUERY_TYPE") or "").strip().upper() in skip:
-            report.count("skipped_statements")
+        if drop_query_row(row, report, where, skip):
             continue
         query_id = cell(row, "QUERY_ID")
-        status = (cell(row, "EXECUTION_STATUS") or "SUCCESS").strip().upper()
-        if status != "SUCCESS":
-            report.count("failed_statements")
-            report.add(
-                "failed_statement",
-                Severity.INFO,
-                f"query {query_id or '?'} has EXECUTION_STATUS {status}; skipped",
-                where,
-            )
-            continue
         if query_id:
             if query_id in seen:
                 report.count("duplicate_statements")
                 continue
             seen.add(query_id)
-        event = _query_event(row, path, where, namespace)
-        if event is None:
-            report.add(
-                "empty_statement",
-                Severity.WARNING,
-                f"query {query_id or '?'} has no QUERY_TEXT; skipped",
-                where,
-            )
-            continue
-        yield event
+        event = query_event_from_row(
+            row, source=source, location=where, namespace=namespace, report=report
+        )
+        if event is not None:
+            yield event
 
 
-def _query_event(row: Row, path: Path, where: str, namespace: str | None) -> QueryEvent | None:
+def drop_query_row(row: Row, report: CollectReport, where: str, skip: frozenset[str]) -> bool:
+    """True (counted, and a diagnostic for failures) when a QUERY_HISTORY row is not lineage.
+
+    Shared by the export reader and the live source so both drop the same rows and keep
+    the same counters: ``skipped_statements`` for QUERY_TYPEs in ``skip`` (upper-case),
+    ``failed_statements`` for EXECUTION_STATUS other than SUCCESS (missing means SUCCESS).
+    ``row`` has upper-case keys.
+    """
+    if (cell(row, "QUERY_TYPE") or "").strip().upper() in skip:
+        report.count("skipped_statements")
+        return True
+    status = (cell(row, "EXECUTION_STATUS") or "SUCCESS").strip().upper()
+    if status == "SUCCESS":
+        return False
+    report.count("failed_statements")
+    report.add(
+        "failed_statement",
+        Severity.INFO,
+        f"query {cell(row, 'QUERY_ID') or '?'} has EXECUTION_STATUS {status}; skipped",
+        where,
+    )
+    return True
+
+
+def query_event_from_row(
+    row: Row, *, source: str, location: str, namespace: str | None, report: CollectReport
+) -> QueryEvent | None:
+    """The QueryEvent of one QUERY_HISTORY row (upper-case keys); None without QUERY_TEXT.
+
+    A row without text gets an ``empty_statement`` warning at ``location``.
+    """
     text = cell(row, "QUERY_TEXT")
     if text is None:
+        report.add(
+            "empty_statement",
+            Severity.WARNING,
+            f"query {cell(row, 'QUERY_ID') or '?'} has no QUERY_TEXT; skipped",
+            location,
+        )
         return None
     return QueryEvent(
         text=text,
         dialect=Dialect.SNOWFLAKE,
-        source=f"snowflake:{path.name}",
-        location=where,
+        source=source,
+        location=location,
         query_id=cell(row, "QUERY_ID"),
         session_id=cell(row, "SESSION_ID"),
         user=cell(row, "USER_NAME"),
@@ -204,31 +229,40 @@ def _copy_loads(
     path: Path, rows: Iterator[tuple[int, Row]], report: CollectReport
 ) -> Iterator[CopyLoad]:
     for line, row in _require(rows, path, report, ("FILE_NAME",), ("TABLE_NAME",)):
-        where = f"{path}:{line}"
-        file_name, table = cell(row, "FILE_NAME"), cell(row, "TABLE_NAME")
-        if file_name is None or table is None:
-            report.add(
-                "bad_row",
-                Severity.WARNING,
-                "COPY_HISTORY row without FILE_NAME or TABLE_NAME; skipped",
-                where,
-            )
-            continue
-        yield CopyLoad(
-            file_name=file_name,
-            stage_location=cell(row, "STAGE_LOCATION"),
-            table=_parts(cell(row, "TABLE_CATALOG_NAME"), cell(row, "TABLE_SCHEMA_NAME"), table),
-            pipe=_pipe_name(row),
-            last_load_time=parse_timestamp(cell(row, "LAST_LOAD_TIME")),
-            row_count=parse_int(row.get("ROW_COUNT")),
-            row_parsed=parse_int(row.get("ROW_PARSED")),
-            file_size=parse_int(row.get("FILE_SIZE")),
-            status=cell(row, "STATUS"),
-            error_count=parse_int(row.get("ERROR_COUNT")),
-            first_error=cell(row, "FIRST_ERROR_MESSAGE", "FIRST_ERROR"),
-            location=where,
-            pipe_received_time=parse_timestamp(cell(row, "PIPE_RECEIVED_TIME")),
+        load = copy_load_from_row(row, f"{path}:{line}", report)
+        if load is not None:
+            yield load
+
+
+def copy_load_from_row(row: Row, location: str, report: CollectReport) -> CopyLoad | None:
+    """The CopyLoad of one COPY_HISTORY row (upper-case keys).
+
+    None, with a ``bad_row`` warning at ``location``, without FILE_NAME or TABLE_NAME.
+    """
+    file_name, table = cell(row, "FILE_NAME"), cell(row, "TABLE_NAME")
+    if file_name is None or table is None:
+        report.add(
+            "bad_row",
+            Severity.WARNING,
+            "COPY_HISTORY row without FILE_NAME or TABLE_NAME; skipped",
+            location,
         )
+        return None
+    return CopyLoad(
+        file_name=file_name,
+        stage_location=cell(row, "STAGE_LOCATION"),
+        table=_parts(cell(row, "TABLE_CATALOG_NAME"), cell(row, "TABLE_SCHEMA_NAME"), table),
+        pipe=_pipe_name(row),
+        last_load_time=parse_timestamp(cell(row, "LAST_LOAD_TIME")),
+        row_count=parse_int(row.get("ROW_COUNT")),
+        row_parsed=parse_int(row.get("ROW_PARSED")),
+        file_size=parse_int(row.get("FILE_SIZE")),
+        status=cell(row, "STATUS"),
+        error_count=parse_int(row.get("ERROR_COUNT")),
+        first_error=cell(row, "FIRST_ERROR_MESSAGE", "FIRST_ERROR"),
+        location=location,
+        pipe_received_time=parse_timestamp(cell(row, "PIPE_RECEIVED_TIME")),
+    )
 
 
 def _pipe_name(row: Row) -> str | None:
@@ -275,21 +309,30 @@ def _stages(
     path: Path, rows: Iterator[tuple[int, Row]], report: CollectReport
 ) -> Iterator[StageInfo]:
     for line, row in _require(rows, path, report, ("NAME", "STAGE_NAME")):
-        where = f"{path}:{line}"
-        name = cell(row, "NAME", "STAGE_NAME")
-        if name is None:
-            report.add("bad_row", Severity.WARNING, "stage row without a name; skipped", where)
-            continue
-        yield StageInfo(
-            database=cell(row, "DATABASE_NAME", "STAGE_CATALOG"),
-            schema=cell(row, "SCHEMA_NAME", "STAGE_SCHEMA"),
-            name=name,
-            url=parse_stage_url(cell(row, "URL", "STAGE_URL")),
-            type=cell(row, "TYPE", "STAGE_TYPE"),
-            created_on=parse_timestamp(cell(row, "CREATED_ON", "CREATED")),
-            storage_integration=cell(row, "STORAGE_INTEGRATION"),
-            location=where,
-        )
+        stage = stage_from_row(row, f"{path}:{line}", report)
+        if stage is not None:
+            yield stage
+
+
+def stage_from_row(row: Row, location: str, report: CollectReport) -> StageInfo | None:
+    """The StageInfo of one SHOW STAGES or INFORMATION_SCHEMA.STAGES row (upper-case keys).
+
+    None, with a ``bad_row`` warning at ``location``, without a name.
+    """
+    name = cell(row, "NAME", "STAGE_NAME")
+    if name is None:
+        report.add("bad_row", Severity.WARNING, "stage row without a name; skipped", location)
+        return None
+    return StageInfo(
+        database=cell(row, "DATABASE_NAME", "STAGE_CATALOG"),
+        schema=cell(row, "SCHEMA_NAME", "STAGE_SCHEMA"),
+        name=name,
+        url=parse_stage_url(cell(row, "URL", "STAGE_URL")),
+        type=cell(row, "TYPE", "STAGE_TYPE"),
+        created_on=parse_timestamp(cell(row, "CREATED_ON", "CREATED")),
+        storage_integration=cell(row, "STORAGE_INTEGRATION"),
+        location=location,
+    )
 
 
 def parse_stage_url(value: str | None) -> str | None:
@@ -306,6 +349,41 @@ def parse_stage_url(value: str | None) -> str | None:
             urls = [text.strip("[]\"' ")]
         text = str(urls[0]).strip() if isinstance(urls, list) and urls else ""
     return text or None
+
+
+# --- pipes ------------------------------------------------------------------------------
+
+
+def pipe_event_from_row(
+    row: Row, *, source: str, location: str, namespace: str | None, report: CollectReport
+) -> QueryEvent | None:
+    """One SHOW PIPES row (upper-case keys) as a ``CREATE OR REPLACE PIPE … AS <COPY>`` event.
+
+    Snowpipe loads never appear in QUERY_HISTORY; the pipe's COPY definition is what maps
+    its COPY_HISTORY rows to a table, so it is resolved like a statement. ``calls=0``
+    marks it a definition, not an execution. None, with a ``bad_row`` warning, without a
+    name or definition.
+    """
+    name = cell(row, "NAME", "PIPE_NAME")
+    definition = cell(row, "DEFINITION")
+    if not name or not definition:
+        report.add(
+            "bad_row", Severity.WARNING, "SHOW PIPES row without name or definition", location
+        )
+        return None
+    database = cell(row, "DATABASE_NAME", "PIPE_CATALOG")
+    schema = cell(row, "SCHEMA_NAME", "PIPE_SCHEMA")
+    qualified = ".".join(f'"{p}"' for p in (database, schema, name) if p)
+    return QueryEvent(
+        text=f"CREATE OR REPLACE PIPE {qualified} AS {definition}",
+        dialect=Dialect.SNOWFLAKE,
+        source=source,
+        location=location,
+        default_database=database,
+        default_schema=schema,
+        namespace=namespace,
+        calls=0,
+    )
 
 
 # --- INFORMATION_SCHEMA.COLUMNS ---------------------------------------------------------
@@ -333,23 +411,32 @@ def _columns(
     path: Path, rows: Iterator[tuple[int, Row]], report: CollectReport
 ) -> Iterator[TableColumn]:
     for line, row in _require(rows, path, report, ("TABLE_NAME",), ("COLUMN_NAME",)):
-        where = f"{path}:{line}"
-        table, column = cell(row, "TABLE_NAME"), cell(row, "COLUMN_NAME")
-        if table is None or column is None:
-            report.add(
-                "bad_row",
-                Severity.WARNING,
-                "column row without TABLE_NAME or COLUMN_NAME; skipped",
-                where,
-            )
-            continue
-        yield TableColumn(
-            table=_parts(cell(row, "TABLE_CATALOG"), cell(row, "TABLE_SCHEMA"), table),
-            name=column,
-            ordinal=parse_int(row.get("ORDINAL_POSITION")),
-            data_type=cell(row, "DATA_TYPE"),
-            location=where,
+        column = table_column_from_row(row, f"{path}:{line}", report)
+        if column is not None:
+            yield column
+
+
+def table_column_from_row(row: Row, location: str, report: CollectReport) -> TableColumn | None:
+    """The TableColumn of one INFORMATION_SCHEMA.COLUMNS row (upper-case keys).
+
+    None, with a ``bad_row`` warning at ``location``, without TABLE_NAME or COLUMN_NAME.
+    """
+    table, column = cell(row, "TABLE_NAME"), cell(row, "COLUMN_NAME")
+    if table is None or column is None:
+        report.add(
+            "bad_row",
+            Severity.WARNING,
+            "column row without TABLE_NAME or COLUMN_NAME; skipped",
+            location,
         )
+        return None
+    return TableColumn(
+        table=_parts(cell(row, "TABLE_CATALOG"), cell(row, "TABLE_SCHEMA"), table),
+        name=column,
+        ordinal=parse_int(row.get("ORDINAL_POSITION")),
+        data_type=cell(row, "DATA_TYPE"),
+        location=location,
+    )
 
 
 def load_snowflake_columns(path: Path | str, catalog: Catalog, report: CollectReport) -> int:
