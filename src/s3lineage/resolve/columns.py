@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from s3lineage.model import ColumnRef, DatasetKind, DatasetRef, Dialect
 from s3lineage.naming import parse_stage_path, qualify_stage, s3_ref, stage_ref
 from s3lineage.resolve.context import ResolveContext
+from s3lineage.resolve.schema import OverlayCatalog
 from s3lineage.resolve.sqlglot_adapter import (
     Scope,
     exp,
@@ -123,10 +124,18 @@ def _register_tables(tree: exp.Expr, ctx: ResolveContext) -> _Refs:
         cols = ctx.columns_of(parts)
         if cols is not None:
             refs.columns[padded] = cols
-        elif ctx.catalog is not None and not _is_system_schema(parts):
+        elif _has_catalog(ctx) and not _is_system_schema(parts):
             refs.missing.append(ref.name)
         _rename(table, padded)
     return refs
+
+
+def _has_catalog(ctx: ResolveContext) -> bool:
+    """A real catalog is known (not just a script's temp tables)."""
+    catalog = ctx.catalog
+    if isinstance(catalog, OverlayCatalog):
+        return catalog.base is not None
+    return catalog is not None
 
 
 def _is_system_schema(parts: tuple[str, ...]) -> bool:
@@ -162,6 +171,7 @@ class _Tracer:
         self.refs = refs
         self.ctx = ctx
         self.unresolved: set[str] = set()
+        self._active: set[tuple[int, str]] = set()  # (scope, column) being traced: no cycles
 
     def by_index(self, scope: Scope, index: int) -> tuple[set[ColumnRef], str]:
         expression = scope.expression
@@ -177,7 +187,20 @@ class _Tracer:
         return self.expression_sources(scope, projection), classify_transform(projection)
 
     def by_name(self, scope: Scope, name: str) -> set[ColumnRef]:
+        key = (id(scope), name)
+        if key in self._active:
+            return set()
+        self._active.add(key)
+        try:
+            return self._by_name(scope, name)
+        finally:
+            self._active.discard(key)
+
+    def _by_name(self, scope: Scope, name: str) -> set[ColumnRef]:
         expression = scope.expression
+        if isinstance(expression, exp.Lateral):  # LATERAL (subquery) alias: trace the subquery
+            inner = [s for s in scope.traverse() if s is not scope and s.parent is scope]
+            return self.by_name(inner[0], name) if inner else set()
         if isinstance(expression, exp.SetOperation):
             names = _left_names(expression)
             if name in names:
@@ -217,6 +240,9 @@ class _Tracer:
             if isinstance(current, exp.Window):
                 stack.append(current.this)  # partition/order keys are indirect
                 continue
+            if isinstance(current, exp.Filter):
+                stack.append(current.this)  # agg(x) FILTER (WHERE k): k only selects rows
+                continue
             stack.extend(current.iter_expressions())
         return found
 
@@ -224,6 +250,9 @@ class _Tracer:
         if column.is_star:
             return set()
         table = column.table
+        if table and table not in scope.sources and _inside_lateral_named(scope, table):
+            # sqlglot qualifies a LATERAL subquery's own columns with the LATERAL's alias
+            table = ""
         if table:
             source = scope.sources.get(table)
             if source is None:
@@ -289,6 +318,8 @@ class _Tracer:
                     if join.args.get(key) is not None:
                         value = join.args[key]
                         clauses.extend(value if isinstance(value, list) else [value])
+            for agg_filter in expression.find_all(exp.Filter):
+                clauses.append(agg_filter.expression)
             for window in expression.find_all(exp.Window):
                 for key in ("partition_by", "order"):
                     value = window.args.get(key)
@@ -299,6 +330,15 @@ class _Tracer:
                     if isinstance(column.this, exp.Identifier):
                         found |= self.column(scope, column)
         return found
+
+
+def _inside_lateral_named(scope: Scope, alias: str) -> bool:
+    parent = scope.parent
+    while parent is not None:
+        if isinstance(parent.expression, exp.Lateral) and parent.expression.alias == alias:
+            return True
+        parent = parent.parent
+    return False
 
 
 def _left_names(expression: exp.Expr) -> list[str]:
@@ -419,9 +459,10 @@ def _is_plain_field(projection: exp.Expr) -> bool:
 
 
 def _is_field_access(node: exp.Expr) -> bool:
-    return isinstance(node, (exp.Parameter, exp.JSONExtract)) or (
-        isinstance(node, exp.Column) and isinstance(node.this, exp.Parameter)
-    )
+    """``$n``, ``t.$n``, ``$1:a.b``, ``$1['a']``: a field of a staged file (not a table column)."""
+    if isinstance(node, (exp.JSONExtract, exp.Bracket)):
+        return _is_dollar(node.this) or _is_field_access(node.this)
+    return _is_dollar(node)
 
 
 def file_fields(node: exp.Expr) -> list[str]:
@@ -436,6 +477,11 @@ def file_fields(node: exp.Expr) -> list[str]:
                 path, exp.JSONPath) else [path.name]
             fields.append(".".join(keys) if keys else _dollar_name(current.this))
             continue
+        if isinstance(current, exp.Bracket):
+            keys = _bracket_path(current)
+            if keys is not None:
+                fields.append(".".join(keys[1]) if keys[1] else _dollar_name(keys[0]))
+                continue
         if _is_dollar(current):
             fields.append(_dollar_name(current))
             continue
@@ -445,6 +491,19 @@ def file_fields(node: exp.Expr) -> list[str]:
         if f not in seen:
             seen.append(f)
     return seen
+
+
+def _bracket_path(node: exp.Bracket) -> tuple[exp.Expr, list[str]] | None:
+    """``$1['a']['b']`` → ($1, ["a", "b"]); None when the base is not a file field."""
+    keys: list[str] = []
+    current: exp.Expr = node
+    while isinstance(current, exp.Bracket):
+        key = current.expressions[0] if current.expressions else None
+        if not isinstance(key, exp.Literal) or not key.is_string:
+            return None
+        keys.insert(0, key.this)
+        current = current.this
+    return (current, keys) if _is_dollar(current) else None
 
 
 def _is_dollar(node: exp.Expr) -> bool:

@@ -86,6 +86,8 @@ class ResolveContext:
         """Folded, context-qualified name parts of a table reference."""
         catalog = self.fold(table.args.get("catalog"))
         db = self.fold(table.args.get("db"))
+        if catalog and db is None and table.args.get("db") is not None and self.dialect is Dialect.SNOWFLAKE:
+            db = "PUBLIC"  # Snowflake's db..table always means the PUBLIC schema
         name = self.fold(table.this) if isinstance(table.this, exp.Identifier) else table.name
         return self.qualify_parts(catalog, db, name or "")
 

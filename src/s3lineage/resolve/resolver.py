@@ -15,6 +15,7 @@ from typing import Protocol
 
 from s3lineage.model import (
     ColumnEdge,
+    Dialect,
     ColumnRef,
     DatasetRef,
     Diagnostic,
@@ -42,6 +43,9 @@ MAX_STATEMENT_CHARS = 1_000_000
 # only when the text hints at data movement, so logs full of BEGIN/SHOW stay quiet.
 _LINEAGE_HINT = re.compile(r"s3a?://|\bcopy\b|@[~%\w\"]|\binsert\b|\bmerge\b|\bexport\b|\bimport\b",
                            re.IGNORECASE)
+_SET_CONFIG_PATH = re.compile(
+    r"^\s*SELECT\s+(?:pg_catalog\.)?set_config\s*\(\s*'search_path'\s*,\s*'((?:[^']|'')*)'\s*,"
+    r"\s*\w+\s*\)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
 _SEARCH_PATH = re.compile(r"^\s*SET\s+(?:SESSION\s+|LOCAL\s+)?search_path\s*(?:TO|=)\s*(.+?)\s*;?\s*$",
                           re.IGNORECASE | re.DOTALL)
 
@@ -231,9 +235,12 @@ class TempTables:
         """Record a temp table's definition, or inline known temp tables into a statement."""
         if self._defs:
             resolution = self._inline(resolution)
+            if any(ref in self._defs for ref in resolution.outputs):
+                resolution = replace(resolution, temporary=True)  # INSERT INTO a temp table
         if resolution.temporary:
             for ref in resolution.outputs:
-                self._defs[ref] = resolution
+                known = self._defs.get(ref)
+                self._defs[ref] = merge_results([known, resolution]) if known else resolution
             return replace(resolution, outputs=(), column_edges=(), output_fields=(), temporary=False)
         return resolution
 
@@ -299,6 +306,11 @@ def _apply_session_statement(text: str, ctx: ResolveContext) -> tuple[ResolveCon
         if match:
             path = tuple(_search_path_entries(match.group(1), ctx))
             return ctx.with_search_path(path), True
+    if head.startswith("SELECT") and ctx.dialect is Dialect.POSTGRES:
+        match = _SET_CONFIG_PATH.match(text)  # what pg_dump and many drivers send
+        if match:
+            path = tuple(_search_path_entries(match.group(1).replace("''", "'"), ctx))
+            return ctx.with_search_path(path), True
     return ctx, False
 
 
@@ -321,9 +333,10 @@ def merge_results(resolutions: list[Resolution]) -> Resolution:
         return resolutions[0]
     with_lineage = [r for r in resolutions if r.has_lineage] or resolutions
     ids = []
-    for r in with_lineage:
-        if r.recognizer and r.recognizer not in ids:
-            ids.append(r.recognizer)
+    for r in resolutions:
+        for rid in (r.recognizer or "").split("+"):
+            if rid and rid not in ids:
+                ids.append(rid)
 
     def union(attr: str) -> tuple:
         seen: list = []

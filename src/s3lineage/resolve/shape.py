@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from s3lineage.resolve.sqlglot_adapter import exp
+from s3lineage.resolve.sqlglot_adapter import PROGRAM_PREFIX, exp
 
 MATCH_KEYS = ("statement", "function", "copy_from", "copy_to", "reads_stage", "text")
 
@@ -88,10 +88,16 @@ def _create_kind(tree: exp.Create) -> str:
     return "create_other"
 
 
+def function_name(func: exp.Expr) -> str:
+    """Lower-cased name of a function call, quoted (``"create_s3_uri"``) or not."""
+    this = func.this
+    return (this.name if isinstance(this, exp.Identifier) else str(this)).lower()
+
+
 def _functions(tree: exp.Expr) -> frozenset[str]:
     names: set[str] = set()
     for func in tree.find_all(exp.Anonymous):
-        name = str(func.this).lower()
+        name = function_name(func)
         parent = func.parent
         if isinstance(parent, exp.Dot) and isinstance(parent.this, exp.Identifier):
             names.add(f"{parent.this.name.lower()}.{name}")
@@ -130,6 +136,8 @@ def endpoint_of(node: exp.Expr | None) -> str | None:
 
 
 def _location_kind(text: str) -> str:
+    if text.startswith(PROGRAM_PREFIX):
+        return "program"
     lowered = text.strip().lower()
     if lowered.startswith("@~") or lowered.startswith("@%"):
         return "internal_stage"

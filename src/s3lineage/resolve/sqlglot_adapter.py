@@ -71,23 +71,123 @@ def split_statements(sql: str, dialect: Dialect) -> list[str]:
         return [sql.strip()] if sql.strip() else []
     pieces: list[str] = []
     start = 0
+    has_tokens = False  # a piece of only comments/whitespace is no statement
     for token in tokens:
         if token.token_type is TokenType.SEMICOLON:
             piece = sql[start : token.start].strip()
-            if piece:
+            if piece and has_tokens:
                 pieces.append(piece)
             start = token.end + 1
+            has_tokens = False
+        else:
+            has_tokens = True
     tail = sql[start:].strip()
-    if tail:
+    if tail and has_tokens:
         pieces.append(tail)
     return pieces
+
+
+PROGRAM_PREFIX = "s3lineage-program:"
+
+
+def _rewrite_for_parser(sql: str, dialect: Dialect) -> str:
+    """Work around sqlglot 30.22 gaps in Postgres syntax, token-aware (comments and
+    string contents are never touched):
+
+    - ``COPY … TO|FROM PROGRAM 'cmd' [WITH] (…)`` mis-parses: the command becomes the
+      literal ``'s3lineage-program:cmd'`` (see :data:`PROGRAM_PREFIX`), which parses as a file;
+    - ``TO STDOUT (…)`` / ``FROM STDIN (…)`` without WITH fails: WITH is added;
+    - ``CREATE MATERIALIZED VIEW … WITH [NO] DATA`` fails: the clause is dropped;
+    - ``CREATE TABLE t AS TABLE src`` fails: it becomes ``AS SELECT * FROM src``.
+    """
+    if dialect is not Dialect.POSTGRES:
+        return sql
+    head = sql.lstrip()[:6].upper()
+    if head not in ("COPY", "CREATE") and not head.startswith("COPY"):
+        return sql
+    try:
+        tokens = tokenize(sql, dialect)
+    except (TokenError, ValueError):
+        return sql
+    edits: list[tuple[int, int, str]] = []  # (start, end exclusive, replacement)
+    depth = 0
+    for i, token in enumerate(tokens):
+        kind = token.token_type
+        if kind is TokenType.L_PAREN:
+            depth += 1
+        elif kind is TokenType.R_PAREN:
+            depth -= 1
+        text = token.text.upper()
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        if depth == 0 and text == "PROGRAM" and i > 0 and tokens[i - 1].text.upper() in ("TO", "FROM") \
+                and nxt is not None and nxt.token_type in _STRING_TOKENS:
+            literal = sql[nxt.start : nxt.end + 1]
+            quote = literal.find("'")
+            if quote >= 0:
+                edits.append((token.start, nxt.end + 1,
+                              literal[: quote + 1] + PROGRAM_PREFIX + literal[quote + 1 :]))
+        elif depth == 0 and text in ("STDOUT", "STDIN") and nxt is not None \
+                and nxt.token_type is TokenType.L_PAREN:
+            edits.append((token.end + 1, token.end + 1, " WITH"))
+        elif depth == 0 and kind is TokenType.WITH and nxt is not None and nxt.text.upper() in ("DATA", "NO") \
+                and head.startswith("CREATE"):
+            end = nxt.end + 1
+            if nxt.text.upper() == "NO" and i + 2 < len(tokens):
+                end = tokens[i + 2].end + 1
+            edits.append((token.start, end, ""))
+        elif depth == 0 and kind is TokenType.ALIAS and nxt is not None and nxt.token_type is TokenType.TABLE \
+                and head.startswith("CREATE") and i + 2 < len(tokens):
+            edits.append((nxt.start, nxt.end + 1, "SELECT * FROM"))
+    for start, end, replacement in reversed(edits):
+        sql = sql[:start] + replacement + sql[end:]
+    return sql
+
+
+def _without_copy_options(sql: str, dialect: Dialect) -> str | None:
+    """A Postgres COPY cut after its target (legacy options like ``CSV FORCE QUOTE *``
+    defeat the parser and carry no lineage), or None when it is not such a COPY."""
+    try:
+        tokens = tokenize(sql, dialect)
+    except (TokenError, ValueError):
+        return None
+    if not tokens or tokens[0].token_type is not TokenType.COPY:
+        return None
+    depth = 0
+    for i, token in enumerate(tokens[:-1]):
+        if token.token_type is TokenType.L_PAREN:
+            depth += 1
+        elif token.token_type is TokenType.R_PAREN:
+            depth -= 1
+        elif depth == 0 and token.text.upper() in ("TO", "FROM"):
+            target = tokens[i + 1]
+            if target.text.upper() == "PROGRAM" and i + 2 < len(tokens):
+                target = tokens[i + 2]
+            return sql[: target.end + 1]
+    return None
+
+
+def copy_position(sql: str, dialect: Dialect) -> int | None:
+    """Where the ``COPY`` of ``… AS COPY INTO …`` (CREATE PIPE) starts, by tokens."""
+    try:
+        tokens = tokenize(sql, dialect)
+    except (TokenError, ValueError):
+        return None
+    for first, second in zip(tokens, tokens[1:]):
+        if first.token_type is TokenType.ALIAS and second.token_type is TokenType.COPY:
+            return second.start
+    return None
 
 
 def parse_statement(sql: str, dialect: Dialect) -> ParsedStatement:
     """Parse exactly one statement; never raises."""
     try:
-        trees = sqlglot.parse(sql, read=_dialect(dialect))
+        trees = sqlglot.parse(_rewrite_for_parser(sql, dialect), read=_dialect(dialect))
     except (ParseError, TokenError) as err:
+        shorter = _without_copy_options(sql, dialect) if dialect is Dialect.POSTGRES else None
+        if shorter and shorter != sql:
+            retried = parse_statement(shorter, dialect)
+            if retried.tree is not None:
+                return ParsedStatement(sql, retried.tree)
         return ParsedStatement(sql, None, _first_line(str(err)))
     except (ValueError, RecursionError, KeyError, AttributeError, TypeError) as err:
         # sqlglot occasionally fails inside a dialect hook on odd input

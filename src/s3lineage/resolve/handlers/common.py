@@ -71,10 +71,11 @@ def target_table(node: exp.Expr, ctx: ResolveContext) -> tuple[DatasetRef, list[
     """A write target (``t`` or ``t (a, b)``) → its dataset and explicit column list."""
     columns: list[str] | None = None
     if isinstance(node, exp.Schema):
+        # (a, b), typed (a NUMBER, b TEXT), or commented (a COMMENT 'x', b)
         columns = [
             ctx.fold(c if isinstance(c, exp.Identifier) else c.this) or ""  # type: ignore[arg-type]
             for c in node.expressions
-            if isinstance(c, (exp.Identifier, exp.Column))
+            if isinstance(c, (exp.Identifier, exp.Column, exp.ColumnDef))
         ] or None
         node = node.this
     assert isinstance(node, exp.Table)

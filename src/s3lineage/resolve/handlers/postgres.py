@@ -24,11 +24,8 @@ from s3lineage.resolve.handlers.common import (
     table_columns,
     target_table,
 )
-from s3lineage.resolve.sqlglot_adapter import exp, parse_copy_options, parse_statement
-
-# sqlglot mis-parses TO/FROM PROGRAM (the command becomes a COPY parameter), so we read
-# the command string from the text itself.
-_PROGRAM = re.compile(r"\b(?:TO|FROM)\s+PROGRAM\s+(E?)'((?:[^']|'')*)'", re.IGNORECASE | re.DOTALL)
+from s3lineage.resolve.shape import function_name
+from s3lineage.resolve.sqlglot_adapter import PROGRAM_PREFIX, exp, parse_copy_options, parse_statement
 
 _NORMALIZED_FIX = (
     "pg_stat_statements keeps only the normalized text ($1, $2 …), which hides the inner "
@@ -39,7 +36,7 @@ _NORMALIZED_FIX = (
 
 def query_export_to_s3(stmt: Statement, builder: Builder) -> None:
     """``aws_s3.query_export_to_s3(query, s3_info | bucket, path, region, options, kms)``."""
-    calls = [f for f in stmt.tree.find_all(exp.Anonymous) if str(f.this).lower() == "query_export_to_s3"]
+    calls = [f for f in stmt.tree.find_all(exp.Anonymous) if function_name(f) == "query_export_to_s3"]
     for call in calls:
         _export_call(stmt, builder, call)
 
@@ -103,7 +100,7 @@ def _s3_uri(node: exp.Expr | None) -> tuple[str, str] | None:
     if isinstance(node, exp.Dot):
         node = node.expression
     if isinstance(node, (exp.Anonymous, exp.Tuple, exp.Struct)) and (
-        not isinstance(node, exp.Anonymous) or str(node.this).lower() in ("create_s3_uri", "row")
+        not isinstance(node, exp.Anonymous) or function_name(node) in ("create_s3_uri", "row")
     ):
         positional, named = call_arguments(node)
         bucket = string_value(named.get("bucket", positional[0] if positional else None))
@@ -177,7 +174,7 @@ def _export_query(builder: Builder, query: exp.Expr, target: DatasetRef) -> None
 def table_import_from_s3(stmt: Statement, builder: Builder) -> None:
     """``aws_s3.table_import_from_s3(table, column_list, options, s3_info | bucket, path, region)``."""
     for call in stmt.tree.find_all(exp.Anonymous):
-        if str(call.this).lower() != "table_import_from_s3":
+        if function_name(call) != "table_import_from_s3":
             continue
         positional, named = call_arguments(call)
         args = {k: named.get(k) for k in ("table_name", "column_list", "options", "s3_info", "bucket", "file_path")}
@@ -298,13 +295,15 @@ def _copy_reads(stmt: Statement, builder: Builder) -> None:
 
 
 def _copy_location(stmt: Statement, files: list[exp.Expr]) -> DatasetRef | None:
-    if files and isinstance(files[0], exp.Identifier) and files[0].name.upper() == "PROGRAM":
-        match = _PROGRAM.search(stmt.text)
-        command = match.group(2).replace("''", "'") if match else ""
-        urls = find_s3_urls(command)
-        return s3_ref(urls[0]) if urls else None
+    """The S3 object of ``TO|FROM 's3://…'``, or the first s3:// URL of a PROGRAM command
+    (the parser adapter turned ``PROGRAM 'cmd'`` into the literal ``'<PROGRAM_PREFIX>cmd'``)."""
     value = string_value(files[0]) if files else None
-    return s3_ref(value) if value else None
+    if not value:
+        return None
+    if value.startswith(PROGRAM_PREFIX):
+        urls = find_s3_urls(value[len(PROGRAM_PREFIX):])
+        return s3_ref(urls[0]) if urls else None
+    return s3_ref(value)
 
 
 def _copy_format(tree: exp.Copy, key: str) -> str:

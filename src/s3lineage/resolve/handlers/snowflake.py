@@ -29,15 +29,15 @@ from s3lineage.resolve.handlers.common import (
     target_table,
 )
 from s3lineage.resolve.shape import classify
-from s3lineage.resolve.sqlglot_adapter import exp, parse_statement
+from s3lineage.resolve.sqlglot_adapter import copy_position, exp, parse_statement
 
 _SEMI_STRUCTURED = {"json", "parquet", "avro", "orc", "xml"}
-# CREATE PIPE falls back to exp.Command in sqlglot: recover the COPY from the text.
-_PIPE = re.compile(
+# CREATE PIPE falls back to exp.Command in sqlglot: recover the name and the COPY from
+# the text (the COPY position from tokens, so a COMMENT mentioning "AS COPY INTO" is inert).
+_PIPE_NAME = re.compile(
     r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?PIPE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
-    r"((?:\"(?:[^\"]|\"\")*\"|[^\s.\"(]+)(?:\.(?:\"(?:[^\"]|\"\")*\"|[^\s.\"(]+)){0,2})"
-    r".*?\bAS\s+(COPY\s+INTO\b.*)$",
-    re.IGNORECASE | re.DOTALL,
+    r"((?:\"(?:[^\"]|\"\")*\"|[^\s.\"(]+)(?:\.(?:\"(?:[^\"]|\"\")*\"|[^\s.\"(]+)){0,2})",
+    re.IGNORECASE,
 )
 
 
@@ -234,11 +234,12 @@ def create_stage(stmt: Statement, builder: Builder) -> None:
 
 def create_pipe(stmt: Statement, builder: Builder) -> None:
     """CREATE PIPE p AS COPY INTO …: the pipe's loads (seen only in COPY_HISTORY) run this COPY."""
-    match = _PIPE.match(stmt.text)
-    if not match:
+    match = _PIPE_NAME.match(stmt.text)
+    start = copy_position(stmt.text, stmt.ctx.dialect)
+    if not match or start is None:
         builder.diag("unrecognized_pipe", Severity.WARNING, "CREATE PIPE without AS COPY INTO", penalty=1.0)
         return
-    name, copy_sql = match.group(1), match.group(2).strip().rstrip(";")
+    name, copy_sql = match.group(1), stmt.text[start:].strip().rstrip(";")
     parsed = parse_statement(copy_sql, stmt.ctx.dialect)
     if parsed.tree is None or not isinstance(parsed.tree, exp.Copy):
         builder.diag("parse_error", Severity.WARNING, f"the pipe's COPY does not parse: {parsed.error}",

@@ -69,6 +69,20 @@ def create_as(stmt: Statement, builder: Builder) -> None:
     query_into(builder, query, target, explicit)
 
 
+def create_table(stmt: Statement, builder: Builder) -> None:
+    """CREATE TEMP TABLE t (cols): declares a session temp table that later INSERTs fill.
+
+    A permanent CREATE TABLE without a query carries no lineage.
+    """
+    tree = stmt.tree
+    properties = tree.args.get("properties")
+    if properties is None or not any(isinstance(p, exp.TemporaryProperty) for p in properties.expressions):
+        return
+    target, columns = target_table(tree.this, stmt.ctx)
+    builder.temporary = True
+    builder.add_output(target, columns or ())
+
+
 def merge(stmt: Statement, builder: Builder) -> None:
     """MERGE INTO t USING s ON … WHEN MATCHED THEN UPDATE SET … WHEN NOT MATCHED THEN INSERT …"""
     tree = stmt.tree
