@@ -25,11 +25,12 @@ from s3lineage.collect.snowflake_files import (
     CopyLoad,
     StageInfo,
     load_snowflake_columns,
+    pipe_event_from_row,
     read_copy_history,
     read_query_history,
     read_stages,
 )
-from s3lineage.collect.tabular import cell, read_rows
+from s3lineage.collect.tabular import read_rows
 from s3lineage.config import Config, SourceConfig
 from s3lineage.diagnostics import DiagnosticLog
 from s3lineage.errors import InputError
@@ -234,8 +235,11 @@ def _read_statements(run: _Run, source: SourceConfig, live: LiveSource | None, c
     catalog = run.catalogs[source.namespace]
     logged_query_ids: set[str] = set()
     if live is not None and cursor is not None:
-        _consume(run, source, catalog, Path(f"<{source.name}>"),
-                 live.events(cursor, since=run.policy.since), logged_query_ids)
+        label = Path(f"<{source.name}>")
+        pipes = getattr(live, "pipes", None)  # Snowflake: definitions of Snowpipe's COPYs
+        if pipes is not None:
+            _consume(run, source, catalog, label, pipes(), logged_query_ids)
+        _consume(run, source, catalog, label, live.events(cursor, since=run.policy.since), logged_query_ids)
         for load in live.copy_loads(cursor, since=run.policy.since):
             _add_load(run, source, load)
     for path, kind, events in _event_streams(run, source, logged_query_ids):
@@ -339,20 +343,10 @@ def _lazy(factory: Callable[[], Iterator[QueryEvent]]) -> Iterator[QueryEvent]:
 def _pipe_definitions(path: Path, namespace: str, report: CollectReport) -> Iterator[QueryEvent]:
     """SHOW PIPES export: each definition becomes a CREATE PIPE statement to resolve."""
     for line, row in read_rows(path, report):
-        name = cell(row, "NAME", "PIPE_NAME")
-        definition = cell(row, "DEFINITION")
-        if not name or not definition:
-            report.add("bad_row", Severity.WARNING, "SHOW PIPES row without name or definition", f"{path}:{line}")
-            continue
-        database = cell(row, "DATABASE_NAME", "PIPE_CATALOG")
-        schema = cell(row, "SCHEMA_NAME", "PIPE_SCHEMA")
-        qualified = ".".join(f'"{p}"' for p in (database, schema, name) if p)
-        yield QueryEvent(
-            text=f"CREATE OR REPLACE PIPE {qualified} AS {definition}",
-            dialect=Dialect.SNOWFLAKE, source=f"snowflake:{path.name}", location=f"{path}:{line}",
-            query_id=f"pipe:{qualified}", default_database=database, default_schema=schema,
-            namespace=namespace, calls=0,
-        )
+        event = pipe_event_from_row(row, source=f"snowflake:{path.name}", location=f"{path}:{line}",
+                                    namespace=namespace, report=report)
+        if event is not None:
+            yield event
 
 
 def _load_columns(source: SourceConfig, path: Path, catalog: Catalog, report: CollectReport) -> None:

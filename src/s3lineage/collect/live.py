@@ -59,3 +59,6 @@ class LiveSource(Protocol):
 
     def close(self) -> None:
         ...
+
+    # Optional: ``pipes() -> Iterator[QueryEvent]`` (Snowflake SHOW PIPES as CREATE PIPE
+    # events), read every run because Snowpipe loads need their pipe's COPY definition.

@@ -88,6 +88,10 @@ def copy_load(stmt: Statement, builder: Builder) -> None:
     """COPY INTO <table> [(cols)] FROM @stage/path | 's3://…' | (SELECT … FROM @stage)."""
     tree = stmt.tree
     params = _params(tree)
+    if "VALIDATION_MODE" in params:
+        builder.diag("validation_only", Severity.INFO,
+                     "COPY with VALIDATION_MODE only checks the files: nothing is loaded", penalty=0.0)
+        return
     target, explicit = target_table(tree.this, stmt.ctx)
     files = tree.args.get("files") or []
     source_node = files[0] if files else None
