@@ -189,6 +189,27 @@ def _progress_printer():
     return show
 
 
+# Feature commands live with their features; each module has register(subparsers).
+_COMMAND_MODULES = (
+    "s3lineage.publish.commands",
+    "s3lineage.audit.commands",
+    "s3lineage.discover.commands",
+)
+
+
+def _register_feature_commands(sub) -> None:
+    import importlib
+
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name and name.startswith(err.name):
+                continue  # that feature is not part of this build
+            raise
+        module.register(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="s3lineage",
@@ -232,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     recognizers.add_argument("--markdown", action="store_true", help="print docs/recognizers.md")
     recognizers.add_argument("--idiom-dir", action="append", default=[])
     recognizers.set_defaults(func=_recognizers)
+
+    _register_feature_commands(sub)
 
     return parser
 

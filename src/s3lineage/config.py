@@ -18,20 +18,26 @@ from s3lineage.model import Dialect
 
 _POSTGRES_KEYS = {
     "kind", "name", "namespace", "database", "log_files", "log_line_prefix",
-    "statements_file", "columns_file",
+    "statements_file", "columns_file", "atlan_connection",
     # live: the password comes from the DSN, PGPASSWORD or ~/.pgpass; never logged
     "dsn", "connect_timeout",
 }
 _SNOWFLAKE_KEYS = {
     "kind", "name", "namespace", "query_history_file", "copy_history_file", "stages_file",
-    "columns_file", "pipes_file",
+    "columns_file", "pipes_file", "atlan_connection",
     # live: SNOWFLAKE_* environment variables fill what is not set here; the password
     # (SNOWFLAKE_PASSWORD) or private key passphrase only ever come from the environment
     "account", "user", "role", "warehouse", "authenticator", "private_key_file",
     "host", "port", "protocol", "overlap_minutes", "page_size", "initial_lookback_days",
     "databases",
 }
-_TOP_KEYS = {"sources", "graph", "resolver", "state"}
+_TOP_KEYS = {"sources", "graph", "resolver", "state", "atlan", "s3"}
+# Feature sections are validated by the feature that owns them ("module:function",
+# called with (raw table, config path) and returning its typed settings).
+_SECTION_PARSERS = {
+    "atlan": "s3lineage.publish.settings:parse_atlan",
+    "s3": "s3lineage.discover.settings:parse_s3",
+}
 _STATE_KEYS = {"path", "retention_days", "lock_timeout_seconds"}
 _GRAPH_KEYS = {"fold_partitions", "fold_rules", "min_confidence"}
 _RESOLVER_KEYS = {"idiom_dirs"}
@@ -85,6 +91,7 @@ class Config:
     sources: tuple[SourceConfig, ...]
     graph: GraphConfig = GraphConfig()
     state: StateConfig | None = None
+    sections: dict[str, Any] = field(default_factory=dict)  # parsed [atlan], [s3], …
     idiom_dirs: tuple[Path, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -125,8 +132,20 @@ def load_config(path: str | Path) -> Config:
         graph=_graph(data.get("graph", {}), path),
         idiom_dirs=_idiom_dirs(data.get("resolver", {}), base, path),
         state=_state(data.get("state", {}), base, path),
+        sections={k: _parse_section(k, data[k], path) for k in _SECTION_PARSERS if k in data},
         raw=data,
     )
+
+
+def _parse_section(name: str, raw: Any, path: Path) -> Any:
+    import importlib
+
+    module_name, _, function = _SECTION_PARSERS[name].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ConfigError(f"{path}: [{name}] needs an optional part that is not installed ({err})") from err
+    return getattr(module, function)(raw, path)
 
 
 def _reject_unknown(table: Any, allowed: set[str], where: str) -> None:
