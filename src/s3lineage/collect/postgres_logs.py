@@ -25,11 +25,11 @@ import json
 import os
 import re
 from collections import Counter, OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 from s3lineage.collect import CollectReport
 from s3lineage.errors import InputError
@@ -39,6 +39,7 @@ MAX_LINE_BYTES = 64 * 2**20  # a longer physical line is skipped, which bounds m
 MAX_RECORD_CHARS = 64 * 2**20  # the same bound for one multi-line csvlog row
 MAX_SESSIONS = 10_000  # beyond this the least recently active session is flushed
 MAX_DIAGNOSTICS_PER_CODE = 50  # per file; the rest are only counted, then summarised
+MAX_SAVED_PATHS = 1000  # sessions whose search_path a resumable read remembers
 
 # csvlog messages can be huge statements; the csv module refuses fields > 128 KiB by default.
 csv.field_size_limit(max(csv.field_size_limit(), MAX_RECORD_CHARS))
@@ -172,14 +173,56 @@ def decoded_lines(f: BinaryIO, diags: FileDiagnostics,
 
     Decoding per line (not per file) is what lets a diagnostic name the exact line.
     """
-    n = 0
+    for n, text, _, _ in _lines(f, diags, bad_code=bad_code):
+        yield n, text
+
+
+# A physical line: number, text, and the byte offsets where it starts and ends.
+_Line = tuple[int, str, int, int]
+
+
+def _skip_rest(f: BinaryIO, diags: FileDiagnostics, n: int) -> tuple[int, bool]:
+    """Read past the rest of an over-long line: (bytes read, whether its newline came)."""
+    size = 0
+    while rest := _readline(f, diags, n):
+        size += len(rest)
+        if rest.endswith(b"\n"):
+            return size, True
+    return size, False
+
+
+@dataclass(slots=True)
+class _Where:
+    """How far :func:`_lines` has read: the last line number and the byte after it."""
+
+    line: int = 0
+    offset: int = 0
+
+
+def _lines(f: BinaryIO, diags: FileDiagnostics, *, bad_code: str = "bad_log_line",
+           where: _Where | None = None, growing: bool = False) -> Iterator[_Line]:
+    """decoded_lines with byte offsets, continuing from ``where`` (updated as lines are read).
+
+    ``growing``: the server may be mid-way through writing the last line, so a last line
+    without its newline is not read (the next read gets it whole).
+    """
+    where = where if where is not None else _Where()
+    n, pos = where.line, where.offset
     while raw := _readline(f, diags, n + 1):
-        n += 1
+        start, pos = pos, pos + len(raw)
         if len(raw) == MAX_LINE_BYTES and not raw.endswith(b"\n"):
-            while (rest := _readline(f, diags, n)) and not rest.endswith(b"\n"):
-                pass
+            size, ended = _skip_rest(f, diags, n + 1)
+            if growing and not ended:
+                return
+            pos += size
+            n += 1
+            where.line, where.offset = n, pos
             diags.bad(n, f"line longer than {MAX_LINE_BYTES} bytes skipped", bad_code)
             continue
+        if growing and not raw.endswith(b"\n"):
+            return
+        n += 1
+        where.line, where.offset = n, pos
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -187,7 +230,7 @@ def decoded_lines(f: BinaryIO, diags: FileDiagnostics,
                       f"invalid UTF-8 at byte {exc.start} of the line; read with replacement "
                       "characters", n)
             text = raw.decode("utf-8", "replace")
-        yield n, text
+        yield n, text, start, pos
 
 
 # --- records -------------------------------------------------------------------------
@@ -207,6 +250,9 @@ class LogRecord:
     detail: str | None = None
     statement: str | None = None
     query_id: str | None = None
+    start: int = 0  # byte offsets of the record in the file: where it starts and ends,
+    end: int = 0  # so that a resumable read knows where to pick up
+    last_line: int = 0
 
 
 def _query_id(value: object) -> str | None:
@@ -215,15 +261,17 @@ def _query_id(value: object) -> str | None:
     return text if text not in ("", "0") else None
 
 
-def _csv_records(lines: Iterator[tuple[int, str]], diags: FileDiagnostics) -> Iterator[LogRecord]:
+def _csv_records(lines: Iterator[_Line], diags: FileDiagnostics,
+                 growing: bool = False) -> Iterator[LogRecord]:
     """Frame csvlog rows by quote parity, then parse each with the csv module.
 
     Framing ourselves (rather than one csv.reader over the file) keeps a row cut short by
-    a crash from swallowing the rows after it: a new row start ends an unclosed one.
+    a crash from swallowing the rows after it: a new row start ends an unclosed one. In a
+    ``growing`` file an unclosed last row is still being written: it is left unread.
     """
     buf: list[str] = []
-    start = quotes = size = 0
-    for n, line in lines:
+    start = quotes = size = offset = 0
+    for n, line, begin, end in lines:
         if buf and _CSV_ROW.match(line):
             diags.bad(start, "truncated csvlog row (a quoted field never ends)")
             buf = []
@@ -232,7 +280,7 @@ def _csv_records(lines: Iterator[tuple[int, str]], diags: FileDiagnostics) -> It
                 if line.strip():
                     diags.bad(n, "line is not a csvlog row")
                 continue
-            start, quotes, size = n, 0, 0
+            start, quotes, size, offset = n, 0, 0, begin
         buf.append(line)
         quotes += line.count('"')
         size += len(line)
@@ -240,11 +288,12 @@ def _csv_records(lines: Iterator[tuple[int, str]], diags: FileDiagnostics) -> It
             record = _csv_record(buf, start, diags)
             buf = []
             if record is not None:
+                record.start, record.end, record.last_line = offset, end, n
                 yield record
         elif size > MAX_RECORD_CHARS:
             diags.bad(start, f"csvlog row longer than {MAX_RECORD_CHARS} characters skipped")
             buf = []
-    if buf:
+    if buf and not growing:
         diags.bad(start, "truncated csvlog row at end of file")
 
 
@@ -265,8 +314,8 @@ def _csv_record(buf: list[str], line: int, diags: FileDiagnostics) -> LogRecord 
     )
 
 
-def _json_records(lines: Iterator[tuple[int, str]], diags: FileDiagnostics) -> Iterator[LogRecord]:
-    for n, line in lines:
+def _json_records(lines: Iterator[_Line], diags: FileDiagnostics) -> Iterator[LogRecord]:
+    for n, line, begin, end in lines:
         text = line.strip()
         if not text:
             continue
@@ -285,7 +334,7 @@ def _json_records(lines: Iterator[tuple[int, str]], diags: FileDiagnostics) -> I
             time=obj.get("timestamp"), user=obj.get("user") or None,
             database=obj.get("dbname") or None, vxid=obj.get("vxid") or None,
             detail=obj.get("detail"), statement=obj.get("statement"),
-            query_id=_query_id(obj.get("query_id")),
+            query_id=_query_id(obj.get("query_id")), start=begin, end=end, last_line=n,
         )
 
 
@@ -326,17 +375,22 @@ def detect_prefix(sample: list[str]) -> str:
     return COMMON_PREFIXES[best] if scores[best] else "%m [%p] "
 
 
-def _stderr_records(lines: Iterator[tuple[int, str]], regex: re.Pattern[str],
-                    diags: FileDiagnostics) -> Iterator[LogRecord]:
-    """Merge each message's DETAIL/STATEMENT lines and TAB continuation lines into one record."""
+def _stderr_records(lines: Iterator[_Line], regex: re.Pattern[str], diags: FileDiagnostics,
+                    growing: bool = False) -> Iterator[LogRecord]:
+    """Merge each message's DETAIL/STATEMENT lines and TAB continuation lines into one record.
+
+    A message has no end marker: only the next one ends it. So in a ``growing`` file the
+    last message is left for the next read (more of its lines may still be written).
+    """
     cur: LogRecord | None = None
     field: str | None = None  # the field continuation lines extend ("" = ignore them)
     mismatches = 0
-    for n, raw in lines:
+    for n, raw, begin, end in lines:
         line = raw.rstrip("\r\n")
         if line.startswith("\t"):
             if cur is not None and field:
                 setattr(cur, field, f"{getattr(cur, field)}\n{line[1:]}")
+                cur.end, cur.last_line = end, n
             elif field is None:
                 diags.bad(n, "continuation line with no message before it")
             continue
@@ -352,8 +406,9 @@ def _stderr_records(lines: Iterator[tuple[int, str]], regex: re.Pattern[str],
         severity, key = g["severity"], g.get("session") or g.get("pid")
         if severity in _SECONDARY:
             attr = _SECONDARY[severity] if cur is not None and cur.session == key else None
-            if attr:
+            if cur is not None and attr:
                 setattr(cur, attr, g["message"])
+                cur.end, cur.last_line = end, n
             field = attr or ""
             continue
         if cur is not None:
@@ -362,9 +417,10 @@ def _stderr_records(lines: Iterator[tuple[int, str]], regex: re.Pattern[str],
             line=n, severity=severity, message=g["message"], session=key, time=g.get("time"),
             user=g.get("user") or None, database=g.get("database") or None,
             vxid=g.get("vxid") or None, query_id=_query_id(g.get("query_id")),
+            start=begin, end=end, last_line=n,
         )
         field = "message"
-    if cur is not None:
+    if cur is not None and not growing:
         yield cur
     if mismatches:
         diags.add("log_line_prefix_mismatch", Severity.WARNING,
@@ -483,13 +539,27 @@ class _Assembler:
         self.diags = diags
         self.source = f"postgres:{path.name}"
         self.sessions: OrderedDict[str | None, _Session] = OrderedDict()
+        # What a resumable read must carry over (see read_postgres_log's ``position``):
+        # (offset, line) of each statement still awaiting its outcome, by session ...
+        self.held: dict[str | None, tuple[int, int]] = {}
+        # ... and the sessions whose search_path was set, most recently set last.
+        self.paths: dict[str, tuple[str, ...]] = {}
+        self.paths_changed = False
+
+    def restore(self, paths: dict[str, list[str]]) -> None:
+        """Give sessions the search_path an earlier read of this file left them with."""
+        for key, items in paths.items():
+            self.sessions[key] = _Session(search_path=tuple(items))
+            self.paths[key] = tuple(items)
 
     def feed(self, rec: LogRecord) -> Iterator[QueryEvent]:
         sess = self.sessions.get(rec.session)
         if sess is None:
             sess = self.sessions[rec.session] = _Session()
             if len(self.sessions) > MAX_SESSIONS:
-                yield from self._confirm(self.sessions.popitem(last=False)[1], None)
+                key, oldest = self.sessions.popitem(last=False)
+                self._note_path(key, ())
+                yield from self._confirm(oldest, None)
         else:
             self.sessions.move_to_end(rec.session)
         if rec.severity in _FAILURES:
@@ -509,6 +579,7 @@ class _Assembler:
             return
         if m["ms"] is None:
             sess.pending = _Pending(text, m["text"], rec)
+            self.held[rec.session] = (rec.start, rec.line)
         else:
             yield self._event(sess, text, rec, rec)
 
@@ -516,7 +587,7 @@ class _Assembler:
         """Emit statements still waiting at end of file: nothing said they failed."""
         for sess in self.sessions.values():
             yield from self._confirm(sess, None)
-        self.sessions.clear()
+        self.sessions.clear()  # self.paths stays: a resumed read continues these sessions
 
     def _other(self, sess: _Session, rec: LogRecord) -> Iterator[QueryEvent]:
         # Session boundaries (log_connections/log_disconnections) decide and free state;
@@ -524,21 +595,39 @@ class _Assembler:
         if rec.message.startswith(("disconnection:", "connection received:")):
             yield from self._confirm(sess, None)
             del self.sessions[rec.session]
+            self._note_path(rec.session, ())
 
     def _confirm(self, sess: _Session, done: LogRecord | None) -> Iterator[QueryEvent]:
-        if (p := sess.pending) is not None:
-            sess.pending = None
+        if (p := self._release(sess)) is not None:
             yield self._event(sess, p.text, p.record, done or p.record)
 
     def _error(self, sess: _Session, rec: LogRecord) -> Iterator[QueryEvent]:
         p = sess.pending
         if p is not None and _same_statement(p, rec):
-            sess.pending = None
+            self._release(sess)
             self._failed(p.record.line, p.raw, rec)
             return
         yield from self._confirm(sess, None)
         if rec.statement:  # failed without a statement line (log_min_duration_statement)
             self._failed(rec.line, rec.statement, rec)
+
+    def _release(self, sess: _Session) -> _Pending | None:
+        """Take the session's pending statement: its outcome is now known."""
+        p, sess.pending = sess.pending, None
+        if p is not None:
+            self.held.pop(p.record.session, None)
+        return p
+
+    def _note_path(self, key: str | None, path: tuple[str, ...]) -> None:
+        """Remember (or forget, for ``()``) a session's search_path for resumable reads."""
+        if key is None or (not path and key not in self.paths):
+            return
+        self.paths.pop(key, None)
+        if path:
+            self.paths[key] = path
+            if len(self.paths) > MAX_SAVED_PATHS:
+                del self.paths[next(iter(self.paths))]
+        self.paths_changed = True
 
     def _failed(self, line: int, text: str, rec: LogRecord) -> None:
         self.diags.add(
@@ -570,6 +659,7 @@ class _Assembler:
         )
         if (path := search_path_after(text)) is not None:
             sess.search_path = path  # applies to the session's later statements
+            self._note_path(rec.session, path)
         return event
 
 
@@ -621,7 +711,8 @@ def detect_format(path: Path, first_line: str) -> str:
 
 def read_postgres_log(
     path: str | Path, *, namespace: str | None, default_database: str | None,
-    log_line_prefix: str | None, report: CollectReport,
+    log_line_prefix: str | None, report: CollectReport, start_offset: int = 0,
+    position: dict[str, Any] | None = None, growing: bool = False,
 ) -> Iterator[QueryEvent]:
     """Stream the successfully executed top-level statements of one PostgreSQL log file.
 
@@ -629,29 +720,105 @@ def read_postgres_log(
     :data:`COMMON_PREFIXES`). Event ``time`` is when the statement finished when the log
     says so (duration lines), else when it was logged. Raises InputError at once if the
     file cannot be read; everything else becomes a diagnostic in ``report``.
+
+    Resumable reading: ``position``, when given, is updated in place as records complete,
+    just before the last event of each record is handed out, so it covers exactly what the
+    consumer received: ``offset`` (byte where the next read starts), ``line`` (its line
+    number), ``pending`` (``[offset, line]`` of statements still awaiting their outcome)
+    and ``search_paths`` (per session). To resume, pass the saved dict back as
+    ``position`` with ``start_offset=position["offset"]``: pending statements are re-read
+    from their offsets, so a consumer that stopped between records loses and repeats
+    nothing (``start_offset=0`` ignores what the dict held).
+    ``growing=True`` is for a file the server is still writing: an unfinished last line
+    or csv row is left for the next read, and a statement whose outcome is not logged yet
+    stays pending instead of being taken as successful at end of file.
     """
     p = check_readable(path, "PostgreSQL log")
-    return _read(p, namespace, default_database, log_line_prefix, report)
+    return _read(p, namespace, default_database, log_line_prefix, report,
+                 start_offset, position, growing)
+
+
+_Parse = Callable[[Iterator[_Line]], Iterator[LogRecord]]
+
+
+def _parser(path: Path, sample: list[str], log_line_prefix: str | None,
+            diags: FileDiagnostics, growing: bool) -> _Parse:
+    """The record parser for the file's format (sniffed from ``sample``)."""
+    kind = detect_format(path, sample[0] if sample else "")
+    if kind == "csv":
+        return lambda lines: _csv_records(lines, diags, growing)
+    if kind == "json":
+        return lambda lines: _json_records(lines, diags)
+    prefix = log_line_prefix if log_line_prefix is not None else detect_prefix(sample)
+    regex = prefix_regex(prefix)
+    return lambda lines: _stderr_records(lines, regex, diags, growing)
 
 
 def _read(path: Path, namespace: str | None, default_database: str | None,
-          log_line_prefix: str | None, report: CollectReport) -> Iterator[QueryEvent]:
+          log_line_prefix: str | None, report: CollectReport, start_offset: int,
+          position: dict[str, Any] | None, growing: bool) -> Iterator[QueryEvent]:
     diags = FileDiagnostics(report, path)
     try:
         with open_binary(path) as f:
-            sample = _sample(f, 200)
-            kind = detect_format(path, sample[0] if sample else "")
-            lines = decoded_lines(f, diags)
-            if kind == "csv":
-                records = _csv_records(lines, diags)
-            elif kind == "json":
-                records = _json_records(lines, diags)
-            else:
-                prefix = log_line_prefix if log_line_prefix is not None else detect_prefix(sample)
-                records = _stderr_records(lines, prefix_regex(prefix), diags)
+            parse = _parser(path, _sample(f, 200), log_line_prefix, diags, growing)
             assembler = _Assembler(path, namespace, default_database, diags)
+            where = _Where()
+            if start_offset:
+                resume = position or {}
+                where = _Where(int(resume.get("line", 0)), start_offset)
+                assembler.restore(resume.get("search_paths", {}))
+                yield from _reload_pending(f, parse, assembler, resume.get("pending", []), diags)
+                f.seek(start_offset)
+            records = parse(_lines(f, diags, where=where, growing=growing))
+            if position is None:  # the plain path, kept free of bookkeeping
+                for record in records:
+                    yield from assembler.feed(record)
+                yield from assembler.finish()
+                return
+            keep = _Keeper(position, assembler, where)
             for record in records:
-                yield from assembler.feed(record)
-            yield from assembler.finish()
+                yield from keep.hand_out(assembler.feed(record), record.end, record.last_line)
+            if not growing:  # the file is complete: what nothing contradicted succeeded
+                yield from keep.hand_out(assembler.finish(), where.offset, where.line)
     finally:
         diags.close()  # also when the consumer stops early
+
+
+def _reload_pending(f: BinaryIO, parse: _Parse, assembler: _Assembler,
+                    pending: list[list[int]], diags: FileDiagnostics) -> Iterator[QueryEvent]:
+    """Re-read the statements an earlier read left awaiting their outcome (before resuming)."""
+    for offset, line in pending:
+        f.seek(offset)
+        record = next(parse(_lines(f, diags, where=_Where(line - 1, offset))), None)
+        if record is not None:
+            yield from assembler.feed(record)  # sets it pending again; emits nothing
+
+
+class _Keeper:
+    """Keeps a caller's ``position`` dict in step with the events handed out."""
+
+    def __init__(self, position: dict[str, Any], assembler: _Assembler, where: _Where) -> None:
+        self.position, self.assembler = position, assembler
+        position["pending"] = []  # replaced whole: the dict may hold an older read's state
+        assembler.paths_changed = True
+        self._commit(where.offset, where.line)
+
+    def hand_out(self, events: Iterator[QueryEvent], offset: int,
+                 line: int) -> Iterator[QueryEvent]:
+        """Yield ``events`` (one record's), committing just before the last one leaves."""
+        batch = list(events)
+        if not batch:
+            self._commit(offset, line)
+        for i, event in enumerate(batch, start=1):
+            if i == len(batch):
+                self._commit(offset, line)
+            yield event
+
+    def _commit(self, offset: int, line: int) -> None:
+        pos, assembler = self.position, self.assembler
+        pos["offset"], pos["line"] = offset, line
+        if assembler.held or pos.get("pending"):
+            pos["pending"] = [list(v) for v in assembler.held.values()]
+        if assembler.paths_changed:
+            pos["search_paths"] = {k: list(v) for k, v in assembler.paths.items()}
+            assembler.paths_changed = False
