@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT / "src"))  # runnable from a checkout without instal
 
 import psycopg
 
+from s3lineage.testing.aws_s3_standins import AWS_S3_DDL, fake_aws_cli
 from s3lineage.testing.pgcluster import PrivateCluster
 
 LOG_LINE_PREFIX = "%m [%p] %q%u@%d %a "
@@ -43,41 +44,6 @@ SETTINGS: dict[str, str | int | bool] = {
     "log_line_prefix": LOG_LINE_PREFIX,
 }
 BUCKET, REGION = "fintech-lake", "us-east-1"
-
-AWS_STANDINS = """
-CREATE SCHEMA aws_commons;
-CREATE SCHEMA aws_s3;
-CREATE TYPE aws_commons._s3_uri_1 AS (bucket text, file_path text, region text);
--- VOLATILE plpgsql: an IMMUTABLE SQL function would be folded at plan time and show up
--- in pg_stat_statements as its own top-level entry.
-CREATE FUNCTION aws_commons.create_s3_uri(s3_bucket text, s3_key text, aws_region text)
-RETURNS aws_commons._s3_uri_1 LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-  RETURN ROW(s3_bucket, s3_key, aws_region)::aws_commons._s3_uri_1;
-END $$;
-CREATE FUNCTION aws_s3.query_export_to_s3(
-    query text, s3_info aws_commons._s3_uri_1, options text DEFAULT NULL,
-    kms_key text DEFAULT NULL, OUT rows_uploaded bigint, OUT files_uploaded bigint,
-    OUT bytes_uploaded bigint)
-LANGUAGE plpgsql AS $$
-BEGIN
-  -- Run the inner query so that a bad one fails like the real extension does.
-  EXECUTE 'SELECT count(*) FROM (' || query || ') q' INTO rows_uploaded;
-  files_uploaded := 1;
-  bytes_uploaded := rows_uploaded * 64;
-END $$;
-CREATE FUNCTION aws_s3.query_export_to_s3(
-    query text, bucket text, file_path text, region text DEFAULT NULL,
-    options text DEFAULT NULL, kms_key text DEFAULT NULL, OUT rows_uploaded bigint,
-    OUT files_uploaded bigint, OUT bytes_uploaded bigint)
-LANGUAGE plpgsql AS $$
-BEGIN
-  SELECT e.rows_uploaded, e.files_uploaded, e.bytes_uploaded
-    INTO rows_uploaded, files_uploaded, bytes_uploaded
-    FROM aws_s3.query_export_to_s3(query, aws_commons.create_s3_uri(bucket, file_path, region),
-                                   options, kms_key) e;
-END $$;
-"""
 
 TABLES = """
 CREATE TABLE public.users (id bigint PRIMARY KEY, email text NOT NULL, full_name text,
@@ -190,7 +156,7 @@ def setup(pg: PrivateCluster) -> None:
     with psycopg.connect(pg.dsn_for("appdb"), autocommit=True,
                          application_name="setup") as conn:
         conn.execute("CREATE EXTENSION pg_stat_statements")
-        conn.execute(AWS_STANDINS)
+        conn.execute(AWS_S3_DDL)
         conn.execute(TABLES)
         conn.execute("SELECT pg_stat_statements_reset()")
 
@@ -299,12 +265,7 @@ def copy_out(conn: psycopg.Connection, query: str, target: Path) -> None:
 def generate(out: Path) -> None:
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
-        bindir = Path(tmp) / "bin"
-        bindir.mkdir()
-        aws = bindir / "aws"  # stands in for `aws s3 cp - s3://…`: swallow the data
-        aws.write_text("#!/bin/sh\ncat > /dev/null\n")
-        aws.chmod(0o755)
-        Path(tmp).chmod(0o755)  # the server (postgres OS user) must reach bin/aws
+        bindir = fake_aws_cli(tmp)  # stands in for `aws s3 cp - s3://…`: swallows the data
         clock = Timeline()
         clock.mark("2025-01-13 22:00:00")  # initdb, server start and setup
         with PrivateCluster(settings=SETTINGS, server_path=[bindir]) as pg:
