@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import subprocess
 import sys
@@ -134,3 +135,26 @@ def test_full_refresh_rereads_everything_without_doubling(demo):
     again = run(demo, full_refresh=True)
     assert again.stats["files_read"] == 7 and again.stats["statements"] == first.stats["statements"]
     assert _edges(again) == _edges(first)
+
+
+def test_log_files_resume_where_the_last_run_stopped(demo):
+    run(demo)
+    log = demo.parent / "postgres" / "postgresql.csv"
+    records = re.split(r"(?m)^(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", log.read_text())
+    export = next(r for r in records if "query_export_to_s3" in r and "dt=2025-01-16" in r)
+    # the server writes the same export again the next day
+    with log.open("a") as f:
+        f.write(export.replace("dt=2025-01-16", "dt=2025-01-17").replace("2025-01-16 01:", "2025-01-17 01:"))
+    second = run(demo)
+    assert second.stats["statements"] == 1 and second.stats["files_read"] == 1
+    assert second.new_edges == []  # the new object folds into no new dataset …
+    assert second.changed_edges  # … but the export edge has new evidence
+    node = second.result.graph.node("s3://fintech-lake/exports/users/dt={dt}/users.csv")
+    assert node.members["exports/users/dt=2025-01-17/users.csv"].written
+
+
+def test_python_api_dry_run(demo):
+    import s3lineage
+
+    report = s3lineage.run(demo, dry_run=True)
+    assert report.outcome == "dry_run" and report.run_id is None and report.stats["edges"] == 20

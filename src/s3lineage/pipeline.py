@@ -62,11 +62,12 @@ class InputPolicy:
     def file_changed(self, source: SourceConfig, path: Path) -> bool:
         return True
 
-    def log_start(self, source: SourceConfig, path: Path) -> int:
-        return 0
+    def log_position(self, source: SourceConfig, path: Path) -> dict[str, Any]:
+        """Where to resume reading a log file (the reader's position dict; {} = start)."""
+        return {}
 
-    def log_read(self, source: SourceConfig, path: Path, offset: int) -> None:
-        """The log file was consumed up to ``offset``."""
+    def log_read(self, source: SourceConfig, path: Path, position: dict[str, Any]) -> None:
+        """The log file was consumed up to ``position``."""
 
     def events(self, source: SourceConfig, path: Path, kind: str,
                events: Iterator[QueryEvent]) -> Iterator[QueryEvent]:
@@ -266,7 +267,7 @@ def _consume(run: _Run, source: SourceConfig, catalog: Catalog, path: Path,
         if since is not None and event.time is not None and event.time < since:
             continue
         run.counts["statements"] += 1
-        if event.query_id and source.kind is Dialect.POSTGRES and not event.source.startswith("pg_stat"):
+        if event.query_id and event.source.startswith("postgres:"):  # from a log file
             logged_query_ids.add(event.query_id)
         fingerprint = normalized_forms(event.text, event.dialect)[0] if len(event.text) < 1_000_000 else ""
         run.fingerprints.add(fingerprint)
@@ -309,8 +310,11 @@ def _event_streams(
     log already recorded (same queryid) are not counted twice."""
     report = run.report
     if source.kind is Dialect.POSTGRES:
-        for path in source.paths("log_files"):
-            yield path, "log", _log_events(run, source, path)
+        # A live Postgres source reads its server's log files itself (with its cursor).
+        log_files = () if source.is_live else source.paths("log_files")
+        newest = max(log_files, key=_mtime, default=None)
+        for path in log_files:
+            yield path, "log", _log_events(run, source, path, growing=path == newest)
         for path in source.paths("statements_file"):
             yield path, "pg_stat_statements", _lazy(lambda p=path: read_pg_stat_statements_csv(
                 p, namespace=source.namespace, default_database=source.database, report=report,
@@ -323,17 +327,27 @@ def _event_streams(
             yield path, "pipes", _lazy(lambda p=path: _pipe_definitions(p, source.namespace, report))
 
 
-def _log_events(run: _Run, source: SourceConfig, path: Path) -> Iterator[QueryEvent]:
-    kwargs: dict[str, Any] = {}
-    position: dict[str, int] = {}
-    if run.policy.resumes_logs:
-        position["offset"] = run.policy.log_start(source, path)
-        kwargs = {"start_offset": position["offset"], "position": position}
+def _log_events(run: _Run, source: SourceConfig, path: Path, *, growing: bool) -> Iterator[QueryEvent]:
+    """A log file's events; scheduled runs resume where the last one stopped and leave a
+    half-written tail of the newest file for next time."""
+    if not run.policy.resumes_logs:
+        yield from read_postgres_log(
+            path, namespace=source.namespace, default_database=source.database,
+            log_line_prefix=source.log_line_prefix, report=run.report)
+        return
+    position = dict(run.policy.log_position(source, path))
     yield from read_postgres_log(
         path, namespace=source.namespace, default_database=source.database,
-        log_line_prefix=source.log_line_prefix, report=run.report, **kwargs)
-    if run.policy.resumes_logs:
-        run.policy.log_read(source, path, position["offset"])
+        log_line_prefix=source.log_line_prefix, report=run.report,
+        start_offset=int(position.get("offset", 0)), position=position, growing=growing)
+    run.policy.log_read(source, path, position)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _lazy(factory: Callable[[], Iterator[QueryEvent]]) -> Iterator[QueryEvent]:

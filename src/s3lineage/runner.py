@@ -227,11 +227,11 @@ class IncrementalPolicy(InputPolicy):
         self.files[str(path)] = entry | signature | {"pending": True}
         return True
 
-    def log_start(self, source: SourceConfig, path: Path) -> int:
-        return int(self.files.get(str(path), {}).get("offset", 0))
+    def log_position(self, source: SourceConfig, path: Path) -> dict[str, Any]:
+        return dict(self.files.get(str(path), {}).get("position", {}))
 
-    def log_read(self, source: SourceConfig, path: Path, offset: int) -> None:
-        self.files.setdefault(str(path), {})["offset"] = offset
+    def log_read(self, source: SourceConfig, path: Path, position: dict[str, Any]) -> None:
+        self.files.setdefault(str(path), {})["position"] = position
 
     def events(
         self, source: SourceConfig, path: Path, kind: str, events: Iterator[QueryEvent]
