@@ -227,6 +227,10 @@ class IncrementalPolicy(InputPolicy):
         self.files[str(path)] = entry | signature | {"pending": True}
         return True
 
+    def live_cursor(self, source: SourceConfig) -> Cursor:
+        # a copy: the saved cursor only changes when the run commits
+        return json.loads(json.dumps(self.store.cursor(f"live:{source.name}")))
+
     def log_position(self, source: SourceConfig, path: Path) -> dict[str, Any]:
         return dict(self.files.get(str(path), {}).get("position", {}))
 
