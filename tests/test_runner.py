@@ -158,3 +158,11 @@ def test_python_api_dry_run(demo):
 
     report = s3lineage.run(demo, dry_run=True)
     assert report.outcome == "dry_run" and report.run_id is None and report.stats["edges"] == 20
+
+
+def test_restitch_from_state_alone(demo):
+    first = run(demo)
+    (demo.parent / "snowflake" / "query_history.csv").unlink()  # sources are not read at all
+    again = run(demo, read_sources=False)
+    assert again.stats["files_read"] == 0 and _edges(again) == _edges(first)
+    assert not again.result.diagnostics.codes() & {"missing_file"}

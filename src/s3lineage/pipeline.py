@@ -129,11 +129,13 @@ def infer(
     catalogs: dict[str, Catalog] | None = None,
     live_factory: LiveFactory = open_live_source,
     live_cursors: dict[str, Cursor] | None = None,
+    read_sources: bool = True,
 ) -> InferenceResult:
     """Read the sources of ``config`` and build the checked lineage graph.
 
     ``builder``/``catalogs`` may come pre-filled from the state store; ``live_cursors``
-    receives each live source's cursor after it was read.
+    receives each live source's cursor after it was read; ``read_sources=False`` builds
+    from what the builder already holds.
     """
     started = time.monotonic()
     catalogs = catalogs if catalogs is not None else {}
@@ -147,14 +149,15 @@ def infer(
     )
     run.builder.catalogs = catalogs
     live: dict[str, LiveSource] = {}
+    sources = config.sources if read_sources else ()
     try:
-        for source in config.sources:
+        for source in sources:
             run.catalogs.setdefault(source.namespace, Catalog())
             if source.is_live:
                 live[source.name] = live_factory(source, run.report)
-        for source in config.sources:  # catalogs and stage maps first: statements use them
+        for source in sources:  # catalogs and stage maps first: statements use them
             _read_metadata(run, source, live.get(source.name))
-        for source in config.sources:
+        for source in sources:
             cursor = run.policy.live_cursor(source) if source.name in live else None
             _read_statements(run, source, live.get(source.name), cursor)
             if cursor is not None and live_cursors is not None:

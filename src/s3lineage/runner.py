@@ -75,8 +75,12 @@ def run(
     progress: Progress | None = None,
     live_factory: LiveFactory = open_live_source,
     before_commit: Callable[[], None] | None = None,
+    read_sources: bool = True,
 ) -> RunReport:
     """Run inference once, as a scheduler would.
+
+    ``read_sources=False`` rebuilds, checks and saves the graph from the state alone
+    (after S3 events changed what is known about objects, say) without reading a source.
 
     >>> report = run("fixtures/demo/lineage.toml", dry_run=True)  # doctest: +SKIP
     >>> report.stats["edges"]  # doctest: +SKIP
@@ -91,6 +95,7 @@ def run(
             live_factory=live_factory,
             policy=_SinceOnly(since) if since else None,
         )
+        _enrich(cfg, result, None)
         return RunReport(None, "dry_run", started, utcnow(), result.stats, result=result)
     state = cfg.state or _default_state(cfg)
     with StateLock(state.path, state.lock_timeout_seconds):
@@ -105,9 +110,19 @@ def run(
                 progress=progress,
                 live_factory=live_factory,
                 before_commit=before_commit,
+                read_sources=read_sources,
             )
         finally:
             store.close()
+
+
+def _enrich(cfg: Config, result: InferenceResult, store: StateStore | None) -> None:
+    """What S3 itself says (objects, file schemas, freshness) joins the graph's S3 layer."""
+    if "s3" not in cfg.sections:
+        return
+    from s3lineage.discover.enrich import enrich_graph
+
+    result.diagnostics.extend(enrich_graph(result.graph, cfg, store))
 
 
 def _default_state(cfg: Config):
@@ -126,6 +141,7 @@ def _scheduled_run(
     progress,
     live_factory,
     before_commit,
+    read_sources: bool = True,
 ) -> RunReport:
     retention = timedelta(days=(cfg.state.retention_days if cfg.state else 30.0))
     run_id = store.start_run(full_refresh)
@@ -146,7 +162,9 @@ def _scheduled_run(
         catalogs=catalogs,
         live_factory=live_factory,
         live_cursors=live_cursors,
+        read_sources=read_sources,
     )
+    _enrich(cfg, result, store)
     now = utcnow()
     changes = _edge_changes(store.edges(), result.graph, run_id, now, retention)
     if before_commit is not None:
