@@ -328,7 +328,7 @@ class StoreCache:
 def _forget_observations(store: StateStore) -> None:
     with store.transaction():
         for table in ("groups", "copy_loads", "seen", "cursors", "resolutions", "catalog"):
-            store.db.execute(f"DELETE FROM {table}")  # noqa: S608 — fixed table names
+            store.db.execute(f"DELETE FROM {table}")
         store.db.execute("DELETE FROM stages")
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import networkx as nx
@@ -57,7 +57,7 @@ def to_json_data(
         "format": "s3lineage.graph",
         "version": FORMAT_VERSION,
         "generator": f"s3lineage {__version__}",
-        "generated_at": _iso(generated_at or datetime.now(timezone.utc)),
+        "generated_at": _iso(generated_at or datetime.now(UTC)),
         "summary": {k: v for k, v in (stats or {}).items() if not k.startswith("_")},
         "datasets": datasets,
         "edges": edges,

@@ -18,7 +18,7 @@ import re
 from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from s3lineage.collect.snowflake_files import CopyLoad
 from s3lineage.graph.fold import Folder
@@ -172,7 +172,7 @@ class GraphBuilder:
         times = sorted(group.times or [])
         buckets: dict[tuple, tuple[dict, list[float]]] = {}
         for moment in times or [None]:
-            when = datetime.fromtimestamp(moment, timezone.utc) if moment is not None else group.evidence.last_seen
+            when = datetime.fromtimestamp(moment, UTC) if moment is not None else group.evidence.last_seen
             mapping = {}
             for ref in stage_refs:
                 resolved, status = self.stages.resolve(ref, when)
@@ -185,8 +185,8 @@ class GraphBuilder:
             evidence = group.evidence.copy()
             if len(buckets) > 1 and moments:
                 evidence.run_count = len(moments)
-                evidence.first_seen = datetime.fromtimestamp(min(moments), timezone.utc)
-                evidence.last_seen = datetime.fromtimestamp(max(moments), timezone.utc)
+                evidence.first_seen = datetime.fromtimestamp(min(moments), UTC)
+                evidence.last_seen = datetime.fromtimestamp(max(moments), UTC)
             for ref, (resolved, status) in mapping.items():
                 if status == "unknown_stage":
                     self._diag("unknown_stage", Severity.WARNING,
@@ -279,12 +279,7 @@ class GraphBuilder:
         member.written |= written
         member.loaded |= loaded
         for moment in (evidence.first_seen, evidence.last_seen, when):
-            if moment is None:
-                continue
-            if member.first_seen is None or moment < member.first_seen:
-                member.first_seen = moment
-            if member.last_seen is None or moment > member.last_seen:
-                member.last_seen = moment
+            member.seen_at(moment)
 
     def _stitch(self, graph: LineageGraph, writes: list[_Write], reads: list[_Read]) -> None:
         by_bucket: dict[str, list[_Write]] = defaultdict(list)
@@ -477,4 +472,4 @@ def _field_mapper(fields: list[str]):
 
 
 def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

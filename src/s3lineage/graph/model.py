@@ -137,6 +137,14 @@ class Member:
     written: bool = False
     loaded: bool = False
 
+    def seen_at(self, when: datetime | None) -> None:
+        if when is None:
+            return
+        if self.first_seen is None or when < self.first_seen:
+            self.first_seen = when
+        if self.last_seen is None or when > self.last_seen:
+            self.last_seen = when
+
 
 @dataclass(slots=True)
 class DatasetNode:

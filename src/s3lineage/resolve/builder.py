@@ -115,9 +115,7 @@ class Builder:
             return
         for name, projection in zip(names, projections, strict=False):
             self.add_edge(target, name, projection)
-        if target_columns is None and lineage.complete and target.kind is not DatasetKind.QUERY:
-            self.output_fields.setdefault(target, tuple(names))
-        elif target_columns is not None and target.kind is not DatasetKind.QUERY:
+        if target_columns is None and lineage.complete and target.kind is not DatasetKind.QUERY or target_columns is not None and target.kind is not DatasetKind.QUERY:
             self.output_fields.setdefault(target, tuple(names))
         self.add_indirect(target, names, lineage)
 

@@ -15,10 +15,10 @@ from typing import Protocol
 
 from s3lineage.model import (
     ColumnEdge,
-    Dialect,
     ColumnRef,
     DatasetRef,
     Diagnostic,
+    Dialect,
     EdgeKind,
     QueryEvent,
     Resolution,

@@ -23,7 +23,7 @@ from sqlglot.tokens import Token, TokenType
 
 from s3lineage.model import Dialect
 
-__all__ = ["exp", "Scope", "ParsedStatement", "parse_statement", "split_statements"]
+__all__ = ["ParsedStatement", "Scope", "exp", "parse_statement", "split_statements"]
 
 # sqlglot logs "contains unsupported syntax" warnings for every Command fallback;
 # we report those ourselves as diagnostics, so keep them out of the user's log.

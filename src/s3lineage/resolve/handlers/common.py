@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from s3lineage.model import DatasetRef, Severity
+from s3lineage.model import ColumnRef, DatasetRef, Severity
 from s3lineage.resolve.builder import Builder
-from s3lineage.resolve.columns import QueryLineage, trace_query
+from s3lineage.resolve.columns import Projection, QueryLineage, trace_query
 from s3lineage.resolve.context import ResolveContext
-from s3lineage.resolve.sqlglot_adapter import ParsedStatement, exp
 from s3lineage.resolve.shape import Shape
+from s3lineage.resolve.sqlglot_adapter import ParsedStatement, exp
 
 _STRING_NODES = (exp.Literal, exp.RawString, exp.ByteString, exp.National)
 
@@ -115,3 +115,19 @@ def insert_columns(
             "(add a columns_file, or --schema-file)",
         )
     return known
+
+
+def table_into_file(builder: Builder, table: DatasetRef, target: DatasetRef,
+                    explicit: list[str] | tuple[str, ...] | None = None) -> None:
+    """A whole table written to a file (``COPY t TO …``, ``COPY INTO @s FROM t``): each
+    column becomes the file field of the same name, when the columns are known."""
+    builder.add_input(table)
+    builder.add_output(target)
+    columns = explicit or table_columns(table, builder.ctx)
+    if columns is None:
+        builder.diag("unknown_columns", Severity.INFO,
+                     f"columns of {table.display} are not in the catalog; table-level lineage only")
+        return
+    builder.output_fields[target] = tuple(columns)
+    for column in columns:
+        builder.add_edge(target, column, Projection(column, {ColumnRef(table, column)}, "identity"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from s3lineage.model import DatasetRef, Severity
+from s3lineage.model import ColumnRef, DatasetRef, Severity
 from s3lineage.naming import find_s3_urls, s3_ref, s3_ref_from_parts
 from s3lineage.resolve.builder import Builder
 from s3lineage.resolve.columns import Projection, trace_query
@@ -21,11 +21,16 @@ from s3lineage.resolve.handlers.common import (
     insert_columns,
     is_placeholder,
     string_value,
-    table_columns,
+    table_into_file,
     target_table,
 )
 from s3lineage.resolve.shape import function_name
-from s3lineage.resolve.sqlglot_adapter import PROGRAM_PREFIX, exp, parse_copy_options, parse_statement
+from s3lineage.resolve.sqlglot_adapter import (
+    PROGRAM_PREFIX,
+    exp,
+    parse_copy_options,
+    parse_statement,
+)
 
 _NORMALIZED_FIX = (
     "pg_stat_statements keeps only the normalized text ($1, $2 …), which hides the inner "
@@ -222,13 +227,7 @@ def _positional_load(builder: Builder, source: DatasetRef, target: DatasetRef, e
     builder.add_output(target)
     columns = insert_columns(builder, target, explicit or None)
     for i, column in enumerate(columns or (), start=1):
-        builder.add_edge(target, column, Projection(column, {_field(source, f"${i}")}, "positional"))
-
-
-def _field(dataset: DatasetRef, name: str):
-    from s3lineage.model import ColumnRef
-
-    return ColumnRef(dataset, name)
+        builder.add_edge(target, column, Projection(column, {ColumnRef(source, f"${i}")}, "positional"))
 
 
 def copy_export(stmt: Statement, builder: Builder) -> None:
@@ -247,16 +246,7 @@ def copy_export(stmt: Statement, builder: Builder) -> None:
         _export_query(builder, source.this, target)
         return
     table, explicit = target_table(source, stmt.ctx)
-    builder.add_input(table)
-    builder.add_output(target)
-    columns = explicit or table_columns(table, stmt.ctx)
-    if columns is None:
-        builder.diag("unknown_columns", Severity.INFO,
-                     f"columns of {table.display} are not in the catalog; table-level lineage only")
-        return
-    builder.output_fields[target] = tuple(columns)
-    for column in columns:
-        builder.add_edge(target, column, Projection(column, {_field(table, column)}, "identity"))
+    table_into_file(builder, table, target, explicit)
 
 
 def copy_import(stmt: Statement, builder: Builder) -> None:

@@ -26,6 +26,7 @@ from s3lineage.resolve.handlers.common import (
     insert_columns,
     string_value,
     table_columns,
+    table_into_file,
     target_table,
 )
 from s3lineage.resolve.shape import classify
@@ -185,18 +186,10 @@ def copy_unload(stmt: Statement, builder: Builder) -> None:
     if not isinstance(source, exp.Table):
         return
     table, _ = target_table(source, stmt.ctx)
-    builder.add_input(table)
     if target is None:
+        builder.add_input(table)
         return
-    builder.add_output(target)
-    columns = table_columns(table, stmt.ctx)
-    if columns is None:
-        builder.diag("unknown_columns", Severity.INFO,
-                     f"columns of {table.display} are not in the catalog; table-level lineage only")
-        return
-    builder.output_fields[target] = tuple(columns)
-    for column in columns:
-        builder.add_edge(target, column, Projection(column, {ColumnRef(table, column)}, "identity"))
+    table_into_file(builder, table, target)
 
 
 def copy_internal(stmt: Statement, builder: Builder) -> None:
