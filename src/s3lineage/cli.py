@@ -204,8 +204,9 @@ def _register_feature_commands(sub) -> None:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as err:
-            if err.name and name.startswith(err.name):
-                continue  # that feature is not part of this build
+            missing = err.name or ""
+            if name.startswith(missing) or not missing.startswith("s3lineage"):
+                continue  # the feature, or an optional dependency of it, is not installed
             raise
         module.register(sub)
 

@@ -117,10 +117,10 @@ def insert_columns(
     return known
 
 
-def table_into_file(builder: Builder, table: DatasetRef, target: DatasetRef,
+def copy_whole_table(builder: Builder, table: DatasetRef, target: DatasetRef,
                     explicit: list[str] | tuple[str, ...] | None = None) -> None:
-    """A whole table written to a file (``COPY t TO …``, ``COPY INTO @s FROM t``): each
-    column becomes the file field of the same name, when the columns are known."""
+    """A whole table copied as is (``COPY t TO …``, ``COPY INTO @s FROM t``, ``CLONE``):
+    each column becomes the field/column of the same name, when the columns are known."""
     builder.add_input(table)
     builder.add_output(target)
     columns = explicit or table_columns(table, builder.ctx)

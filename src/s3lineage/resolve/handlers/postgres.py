@@ -21,7 +21,7 @@ from s3lineage.resolve.handlers.common import (
     insert_columns,
     is_placeholder,
     string_value,
-    table_into_file,
+    copy_whole_table,
     target_table,
 )
 from s3lineage.resolve.shape import function_name
@@ -246,7 +246,7 @@ def copy_export(stmt: Statement, builder: Builder) -> None:
         _export_query(builder, source.this, target)
         return
     table, explicit = target_table(source, stmt.ctx)
-    table_into_file(builder, table, target, explicit)
+    copy_whole_table(builder, table, target, explicit)
 
 
 def copy_import(stmt: Statement, builder: Builder) -> None:

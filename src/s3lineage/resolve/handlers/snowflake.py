@@ -26,7 +26,7 @@ from s3lineage.resolve.handlers.common import (
     insert_columns,
     string_value,
     table_columns,
-    table_into_file,
+    copy_whole_table,
     target_table,
 )
 from s3lineage.resolve.shape import classify
@@ -189,7 +189,7 @@ def copy_unload(stmt: Statement, builder: Builder) -> None:
     if target is None:
         builder.add_input(table)
         return
-    table_into_file(builder, table, target)
+    copy_whole_table(builder, table, target)
 
 
 def copy_internal(stmt: Statement, builder: Builder) -> None:

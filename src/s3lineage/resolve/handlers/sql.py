@@ -12,6 +12,7 @@ from s3lineage.resolve.handlers.common import (
     Statement,
     insert_columns,
     query_into,
+    copy_whole_table,
     target_table,
 )
 from s3lineage.resolve.sqlglot_adapter import exp
@@ -71,10 +72,17 @@ def create_as(stmt: Statement, builder: Builder) -> None:
 
 def create_table(stmt: Statement, builder: Builder) -> None:
     """CREATE TEMP TABLE t (cols): declares a session temp table that later INSERTs fill.
+    CREATE TABLE t CLONE s (Snowflake): t is a copy of s, column for column.
 
     A permanent CREATE TABLE without a query carries no lineage.
     """
     tree = stmt.tree
+    clone = tree.args.get("clone")
+    if clone is not None and isinstance(clone.this, exp.Table):
+        source, _ = target_table(clone.this, stmt.ctx)
+        target, _ = target_table(tree.this, stmt.ctx)
+        copy_whole_table(builder, source, target)
+        return
     properties = tree.args.get("properties")
     if properties is None or not any(isinstance(p, exp.TemporaryProperty) for p in properties.expressions):
         return
