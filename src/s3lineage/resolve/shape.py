@@ -14,7 +14,7 @@ from s3lineage.resolve.sqlglot_adapter import PROGRAM_PREFIX, exp
 MATCH_KEYS = ("statement", "function", "copy_from", "copy_to", "reads_stage", "text")
 
 STATEMENT_KINDS = (
-    "select", "select_into", "insert", "update", "delete", "merge", "copy",
+    "select", "select_into", "insert", "insert_multi", "update", "delete", "merge", "copy",
     "create_table", "create_table_as", "create_view", "create_stage", "create_pipe",
     "create_external_table", "create_other", "use", "set", "command", "other",
 )
@@ -54,6 +54,7 @@ def _statement_kind(tree: exp.Expr, text: str) -> str:
     if isinstance(tree, (exp.SetOperation, exp.Subquery)):
         return "select"
     simple = {
+        exp.MultitableInserts: "insert_multi",
         exp.Insert: "insert", exp.Update: "update", exp.Delete: "delete", exp.Merge: "merge",
         exp.Copy: "copy", exp.Use: "use", exp.Set: "set",
     }

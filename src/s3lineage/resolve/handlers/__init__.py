@@ -32,6 +32,7 @@ HANDLERS: dict[str, Handler] = {
     "sql_select": sql.select,
     "sql_select_into": sql.select_into,
     "sql_insert": sql.insert,
+    "sql_insert_multi": sql.insert_multi,
     "sql_create_as": sql.create_as,
     "sql_create_table": sql.create_table,
     "sql_merge": sql.merge,

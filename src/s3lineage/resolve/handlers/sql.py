@@ -56,6 +56,38 @@ def insert(stmt: Statement, builder: Builder) -> None:
         builder.map_projections(target, columns, lineage)
 
 
+def insert_multi(stmt: Statement, builder: Builder) -> None:
+    """Snowflake ``INSERT [OVERWRITE] ALL|FIRST [WHEN c THEN] INTO t [(cols)] [VALUES (…)] … SELECT …``.
+
+    Each INTO is an INSERT of its VALUES (names of the SELECT's columns), or of the whole
+    SELECT, from the shared source query; WHEN conditions only pick rows.
+    """
+    tree = stmt.tree
+    source = tree.args.get("source")
+    if not isinstance(source, exp.Query):
+        return
+    lineage = trace_query(source, stmt.ctx)
+    builder.absorb(lineage)
+    by_name = {p.name.upper(): p for p in lineage.projections}
+    for branch in tree.expressions:
+        insert_node = branch.this if isinstance(branch, exp.ConditionalInsert) else branch
+        if not isinstance(insert_node, exp.Insert):
+            continue
+        target, explicit = target_table(insert_node.this, stmt.ctx)
+        builder.add_output(target)
+        values = insert_node.expression
+        if isinstance(values, exp.Values) and values.expressions:
+            row = values.expressions[0]
+            items = row.expressions if isinstance(row, exp.Tuple) else [row]
+            picked = [by_name.get(item.name.upper()) if isinstance(item, exp.Column) else None for item in items]
+        else:
+            picked = list(lineage.projections)
+        columns = insert_columns(builder, target, explicit)
+        for column, projection in zip(columns or (), picked, strict=False):
+            if projection is not None:
+                builder.add_edge(target, column, projection)
+
+
 def create_as(stmt: Statement, builder: Builder) -> None:
     """CREATE TABLE … AS / CREATE [MATERIALIZED] VIEW … AS."""
     tree = stmt.tree
