@@ -91,6 +91,9 @@ class AtlanStandIn:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes: without this, Nagle + delayed ACK
+            # add ~40 ms to every request
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
@@ -184,13 +187,23 @@ class AtlanStandIn:
         where = base | {"databaseName": database, "databaseQualifiedName": db_qn,
                         "schemaName": schema, "schemaQualifiedName": schema_qn}
         self.add_asset(type_name, where | {"qualifiedName": table_qn, "name": table})
-        parent_key = {"Table": "table", "View": "view",
-                      "MaterialisedView": "materialisedView"}.get(type_name, "table")
+        # pyatlan's Column.creator: views and materialised views use view*, the rest table*
+        parent_key = "view" if type_name in ("View", "MaterialisedView") else "table"
         for order, column in enumerate(columns, start=1):
             self.add_asset("Column", where | {
                 "qualifiedName": f"{table_qn}/{column}", "name": column, "order": order,
                 f"{parent_key}Name": table, f"{parent_key}QualifiedName": table_qn})
         return table_qn
+
+    def seed_crawl(self, name: str, connector: str, epoch: int,
+                   tables: dict[tuple[str, str, str], Iterable[str]],
+                   types: dict[tuple[str, str, str], str] | None = None) -> str:
+        """A connection and its tables/columns, as a native crawler of ``connector`` makes them."""
+        connection_qn = self.seed_connection(name, connector, epoch)
+        for (database, schema, table), columns in sorted(tables.items()):
+            self.seed_table(connection_qn, database, schema, table, columns,
+                            (types or {}).get((database, schema, table), "Table"))
+        return connection_qn
 
     # --- inspection --------------------------------------------------------------------------
 
