@@ -17,6 +17,8 @@ _CALLS = {"Diagnostic", "diag", "add", "bad", "_diag"}
 def _codes_in_source() -> set[str]:
     codes = set()
     for path in (ROOT / "src" / "s3lineage").rglob("*.py"):
+        if "testing" in path.parts:  # test doubles speak other systems' error codes
+            continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and node.args:
