@@ -1,5 +1,8 @@
 """Graph exports: the JSON contract (docs/graph-format.md) and views people look at
-(GraphML for Gephi/yEd, Graphviz DOT, Mermaid).
+(GraphML for Gephi/yEd, Graphviz DOT, Mermaid, a self-contained HTML report).
+
+``reviews`` (edge id → the ``review`` JSON of :mod:`s3lineage.audit.reviews`) marks
+reviewed edges in every format; rejected ones are drawn red and dashed.
 """
 
 from __future__ import annotations
@@ -7,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +21,8 @@ from s3lineage.diagnostics import DiagnosticLog
 from s3lineage.graph.model import LineageGraph
 
 FORMAT_VERSION = "1.0"
-FORMATS = ("json", "graphml", "dot", "mermaid")
+FORMATS = ("json", "graphml", "dot", "mermaid", "html")
+Reviews = Mapping[str, Mapping[str, Any]]  # edge id → {"status": "accepted"|"rejected", …}
 
 
 def to_json_data(
@@ -26,8 +31,12 @@ def to_json_data(
     stats: dict[str, Any] | None = None,
     *,
     generated_at: datetime | None = None,
+    reviews: Reviews | None = None,
 ) -> dict[str, Any]:
-    """The versioned JSON document. Ordering is deterministic (sorted by id)."""
+    """The versioned JSON document. Ordering is deterministic (sorted by id).
+
+    With ``reviews`` every edge gets a ``review`` field (null when undecided).
+    """
     datasets = []
     for node in graph.datasets():
         item: dict[str, Any] = {
@@ -48,11 +57,19 @@ def to_json_data(
                     "loaded": m.loaded,
                     "first_seen": _iso(m.first_seen),
                     "last_seen": _iso(m.last_seen),
+                    "size": m.size,
+                    "last_modified": _iso(m.last_modified),
+                    "etag": m.etag,
                 }
                 for m in sorted(node.members.values(), key=lambda m: m.key)
             ]
+            item["metadata"] = dict(node.metadata)
         datasets.append(item)
     edges = [edge_json(edge) for edge in graph.edges()]
+    if reviews is not None:
+        for item in edges:
+            review = reviews.get(item["id"])
+            item["review"] = dict(review) if review is not None else None
     return {
         "format": "s3lineage.graph",
         "version": FORMAT_VERSION,
@@ -96,21 +113,31 @@ def render(
     graph: LineageGraph,
     diagnostics: DiagnosticLog | None = None,
     stats: dict[str, Any] | None = None,
+    *,
+    reviews: Reviews | None = None,
 ) -> str:
     if fmt == "json":
-        return (
-            json.dumps(to_json_data(graph, diagnostics, stats), indent=2, ensure_ascii=False) + "\n"
-        )
+        data = to_json_data(graph, diagnostics, stats, reviews=reviews)
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if fmt == "graphml":
-        return to_graphml(graph)
+        return to_graphml(graph, reviews)
     if fmt == "dot":
-        return to_dot(graph)
+        return to_dot(graph, reviews)
     if fmt == "mermaid":
-        return to_mermaid(graph)
+        return to_mermaid(graph, reviews)
+    if fmt == "html":
+        from s3lineage.audit.html import render_html
+
+        return render_html(to_json_data(graph, diagnostics, stats, reviews=reviews))
     raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
 
 
-def to_graphml(graph: LineageGraph) -> str:
+def _review_status(reviews: Reviews | None, edge) -> str:
+    review = (reviews or {}).get(f"{edge.source} -> {edge.target}")
+    return str(review.get("status", "")) if review else ""
+
+
+def to_graphml(graph: LineageGraph, reviews: Reviews | None = None) -> str:
     """Dataset and column nodes; GraphML wants flat scalar attributes."""
     flat = nx.DiGraph()
     for node in graph.datasets():
@@ -140,6 +167,7 @@ def to_graphml(graph: LineageGraph) -> str:
             confidence=float(edge.confidence),
             run_count=edge.evidence.run_count,
             recognizers=",".join(sorted(edge.evidence.recognizers)),
+            review=_review_status(reviews, edge),
         )
         for mapping in edge.columns.values():
             target = f"{edge.target}#{mapping.target}"
@@ -171,8 +199,9 @@ def _lanes(graph: LineageGraph) -> dict[str, list]:
     return {s: lanes[s] for s in ordered}
 
 
-def to_dot(graph: LineageGraph) -> str:
-    """Graphviz, one cluster per system, left to right; dashed edges are low-confidence."""
+def to_dot(graph: LineageGraph, reviews: Reviews | None = None) -> str:
+    """Graphviz, one cluster per system, left to right; dashed edges are low-confidence,
+    red dashed ones rejected by a reviewer."""
     ids = {node.id: f"n{i}" for i, node in enumerate(graph.datasets())}
     lines = [
         "digraph lineage {",
@@ -194,15 +223,20 @@ def to_dot(graph: LineageGraph) -> str:
     for edge in graph.edges():
         style = "dashed" if edge.confidence < 0.8 else "solid"
         label = f"{edge.kind} ({len(edge.columns)} cols, {edge.confidence:.2f})"
+        extra = ""
+        if _review_status(reviews, edge) == "rejected":
+            style, label = "dashed", f"REJECTED · {label}"
+            extra = ', color="#c62828", fontcolor="#c62828"'
         lines.append(
-            f'  {ids[edge.source]} -> {ids[edge.target]} [label="{_dot_escape(label)}", style={style}];'
+            f'  {ids[edge.source]} -> {ids[edge.target]} [label="{_dot_escape(label)}", style={style}{extra}];'
         )
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-def to_mermaid(graph: LineageGraph) -> str:
-    """Mermaid flowchart with a subgraph lane per system (renders in GitHub markdown)."""
+def to_mermaid(graph: LineageGraph, reviews: Reviews | None = None) -> str:
+    """Mermaid flowchart with a subgraph lane per system (renders in GitHub markdown);
+    rejected edges are red, dashed and labelled REJECTED."""
     ids = {node.id: f"n{i}" for i, node in enumerate(graph.datasets())}
     lines = ["flowchart LR"]
     for system, nodes in _lanes(graph).items():
@@ -211,10 +245,16 @@ def to_mermaid(graph: LineageGraph) -> str:
             label = node.ref.display if node.system == "s3" else node.ref.name
             lines.append(f'    {ids[node.id]}["{_mermaid_escape(label)}"]')
         lines.append("  end")
-    for edge in graph.edges():
+    rejected = []
+    for number, edge in enumerate(graph.edges()):
         arrow = "-.->" if edge.confidence < 0.8 else "-->"
         label = f"{edge.kind} · {len(edge.columns)} cols"
+        if _review_status(reviews, edge) == "rejected":
+            arrow, label = "-.->", f"REJECTED · {label}"
+            rejected.append(str(number))
         lines.append(f"  {ids[edge.source]} {arrow}|{_mermaid_escape(label)}| {ids[edge.target]}")
+    if rejected:
+        lines.append(f"  linkStyle {','.join(rejected)} stroke:#c62828,color:#c62828")
     return "\n".join(lines) + "\n"
 
 
