@@ -69,7 +69,11 @@ def make_client(retry: Any = None) -> Any:
 
 @dataclass(slots=True)
 class CallStats:
-    """HTTP requests seen by the client's transport during a publish."""
+    """HTTP exchanges during a publish, as pyatlan's callers see them.
+
+    pyatlan's transport retries below httpx's event hooks, so a request it retried
+    counts once here (with its final status); ``retried_rounds`` counts s3lineage's own.
+    """
 
     requests: int = 0
     writes: int = 0
