@@ -185,6 +185,7 @@ class GraphBuilder:
             evidence = group.evidence.copy()
             if len(buckets) > 1 and moments:
                 evidence.run_count = len(moments)
+                evidence.rows = None  # reported per statement, not per stage variant
                 evidence.first_seen = datetime.fromtimestamp(min(moments), UTC)
                 evidence.last_seen = datetime.fromtimestamp(max(moments), UTC)
             for ref, (resolved, status) in mapping.items():
@@ -345,6 +346,7 @@ class GraphBuilder:
                 read.files.append(ref.name)
                 if load.pipe and read.pipe:  # Snowpipe runs exist only in COPY_HISTORY
                     read.evidence.run_count += 1
+                    read.evidence.add_rows(load.row_count)
                     read.evidence.seen_at(load.last_load_time)
             self._claimed.add(id(load))
 
@@ -375,7 +377,7 @@ class GraphBuilder:
                     continue
                 target = DatasetRef(namespace, ".".join(load.table), DatasetKind.TABLE)
                 pipe = self._pipes.get((namespace, (load.pipe or "").upper()))
-                evidence = Evidence(collectors={"copy_history"}, run_count=1)
+                evidence = Evidence(collectors={"copy_history"}, run_count=1, rows=load.row_count)
                 evidence.seen_at(load.last_load_time)
                 read = _Read(ref, target, [], ref, [], evidence, 0.8, pipe=load.pipe, files=[ref.name])
                 if pipe is not None:

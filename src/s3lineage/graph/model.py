@@ -37,6 +37,7 @@ class Evidence:
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     run_count: int = 0
+    rows: int | None = None  # rows the statements reported moving (None: none reported)
 
     def observe(self, event: QueryEvent, fingerprint: str, recognizer: str | None) -> None:
         self.collectors.add(event.source)
@@ -51,7 +52,12 @@ class Evidence:
         if event.location and len(self.locations) < MAX_LISTED:
             self.locations.append(event.location)
         self.run_count += max(event.calls, 1)
+        self.add_rows(event.rows)
         self.seen_at(event.time)
+
+    def add_rows(self, rows: int | None) -> None:
+        if rows is not None:
+            self.rows = (self.rows or 0) + rows
 
     def seen_at(self, when: datetime | None) -> None:
         if when is None:
@@ -73,6 +79,7 @@ class Evidence:
             if len(self.locations) < MAX_LISTED and loc not in self.locations:
                 self.locations.append(loc)
         self.run_count += other.run_count
+        self.add_rows(other.rows)
         self.seen_at(other.first_seen)
         self.seen_at(other.last_seen)
 
@@ -92,7 +99,7 @@ class Evidence:
             "first_seen": _iso(self.first_seen),
             "last_seen": _iso(self.last_seen),
             "run_count": self.run_count,
-        }
+        } | ({"rows": self.rows} if self.rows is not None else {})
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -136,6 +143,10 @@ class Member:
     last_seen: datetime | None = None
     written: bool = False
     loaded: bool = False
+    # what S3 itself says (set by s3lineage.discover when [s3] is configured)
+    size: int | None = None
+    last_modified: datetime | None = None
+    etag: str | None = None
 
     def seen_at(self, when: datetime | None) -> None:
         if when is None:
@@ -154,6 +165,9 @@ class DatasetNode:
     members: dict[str, Member] = field(default_factory=dict)
     file_format: str | None = None
     is_prefix: bool = False
+    # technical metadata from S3 (s3lineage.discover): objects, size, last_modified, etag,
+    # format, compression, content_type, schema, rows…; empty when S3 was not read
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
     def id(self) -> str:

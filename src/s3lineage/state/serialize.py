@@ -111,6 +111,7 @@ def evidence_from_dict(data: dict[str, Any]) -> Evidence:
         first_seen=_dt(data["first_seen"]),
         last_seen=_dt(data["last_seen"]),
         run_count=int(data["run_count"]),
+        rows=data.get("rows"),
     )
 
 
