@@ -62,7 +62,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(env, capsys):
 
 
 def test_publish_then_dry_run_shows_nothing_to_do(env, capsys):
-    standin, config = env
+    _, config = env
     assert main(["publish", "--config", str(config), "--json"]) == 0
     first = json.loads(capsys.readouterr().out)
     assert first["counts"]["created"] == 111 and first["counts"]["failed"] == 0
@@ -92,8 +92,8 @@ def test_secrets_stay_out_of_warnings_and_failure_reasons(env, caplog):
     standin.fail_next(503, times=3, path_prefix="/api/meta/entity/bulk")  # a retry round: a warning
     standin.fail_next(400, times=1, path_prefix="/api/meta/entity/bulk")  # a failure: a reason
     settings = load_config(config).sections["atlan"]
-    from s3lineage.publish import publish
     from s3lineage.pipeline import infer
+    from s3lineage.publish import publish
 
     loaded = load_config(config)
     report = publish(loaded, infer(loaded).graph, client=client_for(standin), settings=settings)

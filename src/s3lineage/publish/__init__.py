@@ -167,7 +167,8 @@ def publish(config: Config, graph: LineageGraph, store: Any = None, *, dry_run: 
     Raises :class:`PublishError` when publishing cannot start (no settings, no
     credentials, a connection that does not exist); per-asset problems are in the report.
     """
-    from s3lineage.publish import assets, endpoints, execute, plan as planning
+    from s3lineage.publish import assets, endpoints, execute
+    from s3lineage.publish import plan as planning
 
     started = time.monotonic()
     settings = settings or config.sections.get("atlan")

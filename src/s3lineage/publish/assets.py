@@ -259,14 +259,13 @@ class Builder:
         if node.system == "s3":
             if self.settings.column_mode != "partial_fields" or dataset_id not in self._objects:
                 return None
-            qn = self._partial_field(node, self._objects[dataset_id], field_name)
-            return "PartialField", qn
+            return "PartialField", self._partial_field(node, self._objects[dataset_id], field_name)
         table = self.endpoints.tables.get(dataset_id)
-        qn = table.columns.get(field_name) if table else None
-        if qn is None:
+        column_qn = table.columns.get(field_name) if table else None
+        if column_qn is None:
             return None
-        self.state.column_index[qn] = (dataset_id, field_name)
-        return "Column", qn
+        self.state.column_index[column_qn] = (dataset_id, field_name)
+        return "Column", column_qn
 
     # --- processes -------------------------------------------------------------------------------
 
@@ -384,7 +383,7 @@ class Builder:
 
 
 def _ref(type_name: str, qualified_name: str) -> Any:
-    import pyatlan.model.assets as assets
+    from pyatlan.model import assets
 
     cls = getattr(assets, type_name, None) or assets.Asset
     return cls.ref_by_qualified_name(qualified_name)

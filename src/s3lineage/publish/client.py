@@ -103,7 +103,7 @@ class AtlanCalls:
         """
         session = getattr(self.client, "_session", None)
         hooks = getattr(session, "event_hooks", None)
-        if not isinstance(hooks, dict):
+        if session is None or not isinstance(hooks, dict):
             return False
         stats = self.stats
 
@@ -135,7 +135,7 @@ class AtlanCalls:
                     # pyatlan returns None when the last answer was a 503 (see module doc)
                     raise TransientError(f"{what}: no response (HTTP {self.stats.last_status or 503})")
                 return result
-            except Exception as err:  # noqa: BLE001 — classified below, re-raised as ours
+            except Exception as err:
                 transient = self._classify(err)
                 if transient is None:
                     raise
@@ -159,16 +159,14 @@ class AtlanCalls:
             return True
         try:
             import httpx
-            from pyatlan.errors import AtlanError, ApiConnectionError, RateLimitError
+            from pyatlan.errors import ApiConnectionError, AtlanError, RateLimitError
         except ImportError:  # pragma: no cover - pyatlan is there when a client exists
             return None
         if isinstance(err, (RateLimitError, ApiConnectionError, httpx.HTTPError)):
             return True
         if isinstance(err, AtlanError):
             status = self._status(err)
-            if status in RETRYABLE_STATUS or self.stats.last_status in RETRYABLE_STATUS:
-                return True
-            return False
+            return status in RETRYABLE_STATUS or self.stats.last_status in RETRYABLE_STATUS
         if isinstance(err, TypeError) and self.stats.last_status == 503:
             return True  # the None-on-503 quirk surfacing inside pyatlan
         if isinstance(err, TypeError) and not self._hook_installed:

@@ -224,6 +224,6 @@ def _column(name: str, available: list[tuple[str, str]]) -> str | None:
 
 
 def _asset_class(type_name: str) -> type:
-    import pyatlan.model.assets as assets
+    from pyatlan.model import assets
 
     return getattr(assets, type_name)

@@ -81,9 +81,8 @@ class Plan:
 
 def fetch_owned_processes(calls: AtlanCalls, lineage_qn: str) -> list[Any]:
     """Every process / column process s3lineage wrote (active or archived)."""
-    from pyatlan.model.assets import Process
+    from pyatlan.model.assets import ColumnProcess, Process
     from pyatlan.model.fluent_search import CompoundQuery, FluentSearch
-    from pyatlan.model.assets import ColumnProcess
 
     def build() -> Any:
         search = (FluentSearch()
@@ -103,7 +102,7 @@ def fetch_owned_processes(calls: AtlanCalls, lineage_qn: str) -> list[Any]:
 
 def fetch_s3(calls: AtlanCalls, s3_qn: str, buckets: Iterable[str], keys: Iterable[str]) -> S3Existing:
     """Buckets and objects in the S3 connection that s3lineage owns or may reuse."""
-    from pyatlan.model.assets import S3Bucket, S3Object, PartialField
+    from pyatlan.model.assets import PartialField, S3Bucket, S3Object
     from pyatlan.model.fluent_search import CompoundQuery, FluentSearch
 
     bucket_names, object_keys = sorted(set(buckets)), sorted(set(keys))

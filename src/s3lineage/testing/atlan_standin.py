@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 PROCESS_TYPES = {"Process", "ColumnProcess", "BIProcess", "LineageProcess"}
@@ -122,7 +122,7 @@ class AtlanStandIn:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> AtlanStandIn:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
