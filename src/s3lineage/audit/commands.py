@@ -92,6 +92,8 @@ def _audit(args: argparse.Namespace) -> int:
         dataset=args.dataset, below=args.below, statuses=tuple(args.status),
         recognizer=args.recognizer, since=args.since, changed_only=args.changed)
     items = table.sort_rows(table.rows(data, decisions, changes, filters), args.sort)
+    if args.reverse:
+        items.reverse()
     if args.csv:
         _write(args.csv, table.to_csv(items))
     if args.json:
@@ -221,7 +223,8 @@ def register(sub: Any) -> None:
     audit.add_argument("--changed", action="store_true", help="only edges the latest run changed")
     audit.add_argument("--sort", default="source",
                        help="confidence, first_seen, last_seen, runs, source, target, kind, status, "
-                            "change or key; prefix - to reverse (default: source)")
+                            "change or key; --sort=-KEY or --reverse for descending (default: source)")
+    audit.add_argument("--reverse", action="store_true", help="reverse the order")
     audit.add_argument("--csv", metavar="FILE", help="also write the rows as CSV (- for stdout only)")
     audit.add_argument("--json", action="store_true", help="print the rows as JSON")
     audit.set_defaults(func=_audit)

@@ -8,8 +8,10 @@ Paths are rebuilt from the parent pointers: one shortest path per reached node.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 # (target field, [(source dataset, source field)], transform)
@@ -42,13 +44,61 @@ class Reached:
         }
 
 
-@dataclass(slots=True)
 class Impact:
-    seed: str
-    column: str | None
-    direction: str  # downstream | upstream
-    datasets: list[Reached] = field(default_factory=list)
-    columns: list[Reached] = field(default_factory=list)
+    """What a query reached. The search itself is done; the ``datasets`` and ``columns``
+    lists (each with its path) are built on first access, so their cost is proportional
+    to what a caller reads."""
+
+    def __init__(self, index: ImpactIndex | None, seed: str, column: str | None,
+                 direction: str) -> None:
+        self.index = index
+        self.seed = seed
+        self.column = column
+        self.direction = direction
+        self.dataset_order: list[tuple[int, int]] = []  # (dataset, depth), seed excluded
+        self.dataset_parents: dict[int, tuple[int, int]] = {}
+        self.column_order: list[tuple[int, int]] = []  # (column, depth), seeds excluded
+        self.column_parents: dict[int, tuple[int, int]] = {}
+        self.dataset_via_column: dict[int, int] = {}  # column seed: dataset → first column reached
+        self._datasets: list[Reached] | None = None
+        self._columns: list[Reached] | None = None
+
+    @property
+    def dataset_count(self) -> int:
+        return len(self.dataset_via_column) if self.column is not None else len(self.dataset_order)
+
+    @property
+    def column_count(self) -> int:
+        return len(self.column_order)
+
+    @property
+    def columns(self) -> list[Reached]:
+        if self._columns is None:
+            index = self.index
+            with _gc_paused():
+                self._columns = [] if index is None else [
+                    index._reached_column(n, d, self.column_parents) for n, d in self.column_order]
+        return self._columns
+
+    @property
+    def datasets(self) -> list[Reached]:
+        if self._datasets is None:
+            with _gc_paused():
+                self._datasets = self._build_datasets()
+        return self._datasets
+
+    def _build_datasets(self) -> list[Reached]:
+        index = self.index
+        if index is None:
+            return []
+        if self.column is None:
+            return [index._reached_dataset(n, d, self.dataset_parents) for n, d in self.dataset_order]
+        built = []  # table level of a column query: the datasets owning the reached columns
+        for owner, node in self.dataset_via_column.items():
+            reached = index._reached_column(node, 0, self.column_parents)
+            path = [p if isinstance(p, str) else p[0] for p in reached.path]
+            built.append(Reached(index.datasets[owner], None, len(path) // 2, path))
+        return built
 
     def to_json(self) -> dict[str, Any]:
         return {"seed": {"dataset": self.seed, "field": self.column}, "direction": self.direction,
@@ -140,33 +190,34 @@ class ImpactIndex:
         """Every dataset and column reachable from ``dataset`` (or its ``column``)."""
         if direction not in ("downstream", "upstream"):
             raise ValueError("direction is downstream or upstream")
-        result = Impact(dataset, column, direction)
+        with _gc_paused():
+            return self._query(dataset, column, direction, depth)
+
+    def _query(self, dataset: str, column: str | None, direction: str, depth: int | None) -> Impact:
+        result = Impact(self, dataset, column, direction)
         ds = self.dataset_ix.get(dataset)
         if ds is None:
             return result
         col_adj = self.col_down if direction == "downstream" else self.col_up
         if column is None:
             ds_adj = self.ds_down if direction == "downstream" else self.ds_up
-            parents, order = _bfs([ds], ds_adj, depth)
-            result.datasets = [self._reached_dataset(n, d, parents) for n, d in order[1:]]
+            result.dataset_parents, order = _bfs([ds], ds_adj, depth)
+            result.dataset_order = order[1:]
             seeds = self.columns_of[ds]
         else:
             seed = self.column_ix.get((ds, column))
             seeds = [seed] if seed is not None else []
         if not seeds:
             return result
-        parents, order = _bfs(seeds, col_adj, depth)
-        seedset = set(seeds)
-        nodes = [(n, d) for n, d in order if n not in seedset]
-        result.columns = [self._reached_column(n, d, parents) for n, d in nodes]
-        if column is not None:  # table level: the datasets of the reached columns
-            best: dict[int, Reached] = {}
-            for (node, _), reached in zip(nodes, result.columns):
-                owner = self.columns[node][0]
-                if owner != ds and owner not in best:
-                    path = [p if isinstance(p, str) else p[0] for p in reached.path]
-                    best[owner] = Reached(self.datasets[owner], None, reached.depth, path)
-            result.datasets = list(best.values())
+        result.column_parents, order = _bfs(seeds, col_adj, depth)
+        result.column_order = order[len(seeds):]
+        if column is not None:
+            owners = result.dataset_via_column
+            columns = self.columns
+            for node, _ in result.column_order:
+                owner = columns[node][0]
+                if owner != ds and owner not in owners:
+                    owners[owner] = node
         return result
 
     def _reached_dataset(self, node: int, depth: int, parents: dict[int, tuple[int, int]]) -> Reached:
@@ -195,21 +246,35 @@ class ImpactIndex:
 def _bfs(seeds: list[int], adjacency: list[list[tuple[int, int]]],
          max_depth: int | None) -> tuple[dict[int, tuple[int, int]], list[tuple[int, int]]]:
     """Level-order search; returns parent pointers and (node, depth) in visit order."""
-    parents: dict[int, tuple[int, int]] = {s: _NONE for s in seeds}
+    parents: dict[int, tuple[int, int]] = dict.fromkeys(seeds, _NONE)
     order: list[tuple[int, int]] = [(s, 0) for s in seeds]
     frontier = list(seeds)
     level = 0
     while frontier and (max_depth is None or level < max_depth):
         level += 1
         following: list[int] = []
+        push = following.append
         for node in frontier:
             for neighbour, edge in adjacency[node]:
                 if neighbour not in parents:
                     parents[neighbour] = (node, edge)
-                    following.append(neighbour)
-                    order.append((neighbour, level))
+                    push(neighbour)
+        order.extend([(n, level) for n in following])
         frontier = following
     return parents, order
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC: searches allocate only acyclic objects, and a full collection
+    over a large index costs far more than the search itself."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # --- text ----------------------------------------------------------------------------------

@@ -107,10 +107,7 @@ class StatementSampler:
             "INSERT OR IGNORE INTO audit_statements VALUES (?, ?, ?, ?, ?, ?)",
             [(s.fingerprint, s.dialect, s.text, s.location, s.query_id, run_id)
              for s in self.pending.values()])
-        saved = len(self.pending)
-        self.known.update(self.pending)
-        self.pending.clear()
-        return saved
+        return len(self.pending)  # kept: saving again (a retried transaction) is harmless
 
 
 def statement_texts(store: Any, fingerprints: Iterable[str]) -> dict[str, StatementText]:
