@@ -307,3 +307,22 @@ def test_snowflake_internal_transforms_behind_the_flag(tmp_path):
         expected = {p for p in expected if "@" not in p[0][0]}
         assert column_lineage(standin, qns) == expected
         assert any("is a stage" in i.reason for i in report.skipped)
+
+
+def test_review_decisions_from_the_audit_feature_and_sql_from_the_state(demo, standin):
+    reviews = pytest.importorskip("s3lineage.audit.reviews")
+    run(demo.path)
+    store = StateStore(demo.path.parent / "state" / "state.db")
+    try:
+        first = publish(demo.config, demo.graph, store, client=demo.client)  # SQL from the state
+        edge = next(e for e in demo.graph.edges() if f"{e.source} -> {e.target}" == MERCHANTS_LOAD)
+        process = standin.find("Process", _hop_qn(demo, edge))["attributes"]
+        if process.get("sql") is not None:  # the state samples statement texts (audit feature)
+            assert "COPY INTO RAW.LANDING.MERCHANTS" in process["sql"]
+        assert first.ok
+        reviews.decide(store, MERCHANTS_LOAD, "rejected", "wrong bucket")
+        report = publish(demo.config, demo.graph, store, client=demo.client)
+        assert {i.qualified_name for i in report.archived if i.type_name == "Process"} == {
+            _hop_qn(demo, edge)}
+    finally:
+        store.close()

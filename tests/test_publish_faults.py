@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from pyatlan.errors import NotFoundError, InvalidRequestError
+from pyatlan.errors import InvalidRequestError, NotFoundError
 from pyatlan.model.assets import Column, ColumnProcess, Process, Table, View
 
 from s3lineage.config import load_config
@@ -129,3 +129,22 @@ def test_standin_rejects_missing_attributes_and_orphan_column_processes(bare):
     with pytest.raises(NotFoundError):
         client.asset.save(orphan)  # the parent was never stored
     assert standin.of_type("ColumnProcess") == []
+
+
+def test_searches_follow_every_page(bare):
+    from pyatlan.model.fluent_search import FluentSearch
+
+    from s3lineage.publish.client import AtlanCalls
+
+    standin, client, pg, _ = bare
+    for n in range(23):
+        standin.add_asset("Column", {"qualifiedName": f"{pg}/db/s/t/c{n}", "name": f"c{n}",
+                                     "connectionQualifiedName": pg})
+    calls = AtlanCalls(client)
+    found = calls.search("columns", lambda: FluentSearch().where(FluentSearch.asset_type(Column))
+                         .where(Column.CONNECTION_QUALIFIED_NAME.eq(pg)).page_size(5))
+    assert sorted(c.name for c in found) == sorted(["a"] + [f"c{n}" for n in range(23)])
+    assert len({c.guid for c in found}) == 24
+    standin.clear_log()
+    calls.search("one page", lambda: FluentSearch().where(FluentSearch.asset_type(Table)).page_size(5))
+    assert len(standin.requests) == 1  # no extra empty page when the count is reached

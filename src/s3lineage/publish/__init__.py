@@ -102,6 +102,24 @@ def _load_decisions(store: Any) -> Mapping[str, Any]:
     return load_decisions(store)
 
 
+def _stored_statements(store: Any, edges: list[LineageEdge]) -> Mapping[str, str] | None:
+    """Statement texts scheduled runs sampled into the state (s3lineage.audit.statements)."""
+    if store is None or not hasattr(store, "db"):
+        return None
+    try:
+        import sqlite3
+
+        from s3lineage.audit.statements import statement_texts
+    except ImportError:
+        return None
+    fingerprints = {f for edge in edges for f in edge.evidence.fingerprints}
+    try:
+        return {fp: sample.text for fp, sample in statement_texts(store, fingerprints).items()}
+    except sqlite3.Error as err:  # an older state without the table: publish without SQL
+        LOG.info("no statement texts in the state store (%s): processes keep their SQL", err)
+        return None
+
+
 def _decision_status(decision: Any) -> str | None:
     status = getattr(decision, "status", decision)
     return str(status) if status is not None else None
@@ -163,7 +181,8 @@ def publish(config: Config, graph: LineageGraph, store: Any = None, *, dry_run: 
 
     ``store`` (a StateStore) supplies edge statuses and review decisions; ``client`` an
     AtlanClient (default: from ATLAN_BASE_URL / ATLAN_API_KEY); ``statements`` maps
-    fingerprints to statement text for the processes' SQL (see :mod:`.statements`).
+    fingerprints to statement text for the processes' SQL (see :mod:`.statements`; by
+    default the texts scheduled runs sampled into the state store, when there are any).
     Raises :class:`PublishError` when publishing cannot start (no settings, no
     credentials, a connection that does not exist); per-asset problems are in the report.
     """
@@ -179,6 +198,8 @@ def publish(config: Config, graph: LineageGraph, store: Any = None, *, dry_run: 
     lineage_qn = endpoints.find_connection(calls, settings.lineage_connection)
     s3_qn = endpoints.find_connection(calls, settings.s3_connection, "s3")
     chosen, skipped, reasons = select_edges(graph, settings, store, decisions)
+    if statements is None:
+        statements = _stored_statements(store, chosen)
     tables = {n for e in chosen for n in (e.source, e.target) if graph.node(n).system != "s3"
               and graph.node(n).ref.kind.value == "table"}
     resolved = endpoints.resolve_tables(calls, config, [graph.node(n) for n in sorted(tables)])
