@@ -12,12 +12,9 @@ from s3lineage.audit import hooks, load_decisions
 from s3lineage.audit.data import AuditData, AuditError, open_store
 from s3lineage.audit.explain import explain
 from s3lineage.audit.history import changes
-from s3lineage.audit.impact import ImpactIndex
-from s3lineage.audit.reviews import ReviewError, decide, dumps_toml, loads_toml
 from s3lineage.audit.statements import statement_texts
 from s3lineage.cli import main
 from s3lineage.config import load_config
-from s3lineage.export.formats import render
 from s3lineage.graph.build import GraphBuilder
 from s3lineage.state.store import StateStore
 
@@ -156,7 +153,7 @@ def test_audit_shows_what_the_last_run_changed(tmp_path, capsys):
     append_query(config, "01bnew00-0000-0000-0000-000000000001",
                  "INSERT INTO ANALYTICS.MARTS.USER_EMAILS (EMAIL) SELECT EMAIL FROM USERS")
     run_audited(config)
-    code, out = cli(capsys, "audit", "--config", str(config), "--changed", "--json")
+    _code, out = cli(capsys, "audit", "--config", str(config), "--changed", "--json")
     rows = json.loads(out)
     assert [(r["target"], r["change"]) for r in rows] == [("ANALYTICS.MARTS.USER_EMAILS", "new")]
     # the next run re-observes the users load (more runs, same statements): "observed"
@@ -164,7 +161,7 @@ def test_audit_shows_what_the_last_run_changed(tmp_path, capsys):
                  "COPY INTO USERS FROM @LAKE_STAGE/users/ PATTERN='.*users[.]csv' "
                  "FILE_FORMAT=(TYPE=CSV SKIP_HEADER=1)", query_type="COPY")
     run_audited(config)
-    code, out = cli(capsys, "audit", "--config", str(config), "--json")
+    _, out = cli(capsys, "audit", "--config", str(config), "--json")
     by_edge = {r["edge"]: r["change"] for r in json.loads(out)}
     assert by_edge[USERS_LOAD] == "observed" and by_edge[USERS_EXPORT] == ""
 
@@ -195,7 +192,7 @@ def test_confidence_changes_come_from_the_edge_history(fresh, capsys):
         assert (change.kind, change.before, change.after) == ("confidence", 1.0, 0.85)
     finally:
         store.close()
-    code, out = cli(capsys, "audit", "--config", str(fresh), "--changed")
+    _, out = cli(capsys, "audit", "--config", str(fresh), "--changed")
     assert "confidence 1.00→0.85" in out and "run 2 vs run 1: 1 confidence changed" in out
 
 

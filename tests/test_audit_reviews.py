@@ -81,9 +81,9 @@ def test_changed_evidence_flags_the_decision_for_re_review(demo, capsys):
         assert load_decisions(store)[USERS_LOAD].needs_review
     finally:
         store.close()
-    code, out = cli(capsys, "audit", "--config", str(demo), "--status", "re-review")
+    _code, out = cli(capsys, "audit", "--config", str(demo), "--status", "re-review")
     assert "1 of 20 edges" in out and "accepted (re-review)" in out
-    code, out = cli(capsys, "explain", USERS_LOAD, "--config", str(demo))
+    _, out = cli(capsys, "explain", USERS_LOAD, "--config", str(demo))
     assert "EVIDENCE CHANGED since: re-review" in out
 
 
