@@ -123,3 +123,13 @@ def test_unknown_connection_is_a_clear_error(env, capsys):
 def test_publish_without_an_atlan_section(tmp_path, capsys):
     assert main(["publish", "--config", "fixtures/demo/lineage.toml", "--dry-run"]) == 2
     assert "add an [atlan] section" in capsys.readouterr().err
+
+
+def test_a_wrong_api_key_is_one_clear_error(env, monkeypatch, capsys):
+    standin, config = env
+    monkeypatch.setenv("ATLAN_API_KEY", "not-the-key")
+    assert main(["publish", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "s3lineage: error: Atlan:" in err and "401" in err
+    assert "not-the-key" not in err
+    assert standin.writes() == []

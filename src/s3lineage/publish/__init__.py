@@ -186,6 +186,20 @@ def publish(config: Config, graph: LineageGraph, store: Any = None, *, dry_run: 
     Raises :class:`PublishError` when publishing cannot start (no settings, no
     credentials, a connection that does not exist); per-asset problems are in the report.
     """
+    from s3lineage.publish.client import RejectedError, TransientError
+
+    try:
+        return _publish(config, graph, store, dry_run=dry_run, client=client,
+                        statements=statements, decisions=decisions, settings=settings, sleep=sleep)
+    except (RejectedError, TransientError) as err:
+        # reading what Atlan has failed (credentials, permissions, an outage): nothing
+        # was planned, so nothing was written
+        raise PublishError(f"Atlan: {err}") from err
+
+
+def _publish(config: Config, graph: LineageGraph, store: Any, *, dry_run: bool, client: Any,
+             statements: Mapping[str, str] | None, decisions: Mapping[str, Any] | None,
+             settings: Any, sleep: Any) -> PublishReport:
     from s3lineage.publish import assets, endpoints, execute
     from s3lineage.publish import plan as planning
 

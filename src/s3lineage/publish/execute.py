@@ -15,7 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from s3lineage.publish.assets import PHASES
-from s3lineage.publish.client import AtlanCalls, RejectedError, TransientError
+from s3lineage.publish.client import AtlanCalls, PublishError, RejectedError, TransientError
+
+# refused credentials fail every request alike: stop instead of bisecting the whole plan
+_FATAL = (401, 403)
 from s3lineage.publish.plan import Action, Plan
 
 
@@ -69,6 +72,8 @@ class Executor:
             response = self.calls.call(f"save {len(batch)} asset(s)",
                                        lambda: self.calls.client.asset.save(assets))
         except RejectedError as err:
+            if err.status in _FATAL:
+                raise PublishError(f"Atlan refused the API key (HTTP {err.status}): {err}") from err
             if len(batch) > 1:  # find the culprit(s): halves until alone
                 middle = len(batch) // 2
                 self._save(batch[:middle])
@@ -92,6 +97,8 @@ class Executor:
             self.calls.call(f"archive {len(guids)} asset(s)",
                             lambda: self.calls.client.asset.delete_by_guid(guids))
         except RejectedError as err:
+            if err.status in _FATAL:
+                raise PublishError(f"Atlan refused the API key (HTTP {err.status}): {err}") from err
             if len(batch) > 1:
                 middle = len(batch) // 2
                 self._archive(batch[:middle])
