@@ -182,3 +182,16 @@ def test_openlineage_leaves_rejected_edges_out(demo, capsys, tmp_path):
     assert code == 0 and "19 event(s); 1 rejected/stale edge(s) left out" in out
     names = [json.loads(line)["job"]["name"] for line in target.read_text().splitlines()]
     assert not any("appdb.public.users->" in n for n in names)
+
+
+def test_review_marks_for_a_config(demo, tmp_path):
+    from s3lineage.audit.reviews import review_marks_for
+
+    store = open_store(load_config(demo))
+    try:
+        decide(store, USERS_EXPORT, "rejected", "no")
+    finally:
+        store.close()
+    marks = review_marks_for(load_config(demo))
+    assert marks is not None and marks[USERS_EXPORT]["status"] == "rejected"
+    assert review_marks_for(load_config(demo_copy(tmp_path / "none"))) is None  # no store yet

@@ -320,3 +320,19 @@ def import_decisions(store: Any, path: str | Path, *, replace_all: bool = False)
         raise
     db.execute("COMMIT")
     return report
+
+
+def review_marks_for(config: Any) -> dict[str, dict[str, Any]] | None:
+    """Review marks from a loaded config's state store, for ``render(..., reviews=…)``;
+    None when no state store exists yet (a first dry run)."""
+    from s3lineage.audit.data import state_path
+    from s3lineage.state.store import StateStore
+
+    path = state_path(config)
+    if not path.exists():
+        return None
+    store = StateStore(path)
+    try:
+        return review_marks(store)
+    finally:
+        store.close()
