@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-quick install postgres bench docs clean
+.PHONY: demo test test-quick install services bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,16 +21,17 @@ demo: $(STAMP)
 	$(BIN)/s3lineage infer --config fixtures/demo/lineage.toml --dry-run --quiet \
 		--format mermaid --output out/demo-graph.mmd --fail-on never
 
-## Install everything (PostgreSQL 15 server too, when root can) and run the whole suite.
-test: $(STAMP) postgres
+## Install everything (PostgreSQL 15 server and Chromium too, when root can) and run the whole suite.
+test: $(STAMP) services
 	$(BIN)/python -m pytest -q
 
 ## The fast subset: no servers, no large files (seconds).
 test-quick: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-postgres:
+services:
 	@bash scripts/ensure_postgres.sh
+	@bash scripts/ensure_chromium.sh
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_resolver.py
