@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +32,10 @@ def _opened(args: argparse.Namespace, *, graph_ok: bool = False) -> Iterator[tup
 
     store = open_store(load_config(args.config))
     try:
-        record_run(store)  # catch up on runs saved without the audit hook
+        try:
+            record_run(store)  # catch up on runs saved without the audit hook
+        except sqlite3.OperationalError:
+            pass  # a read-only or busy state store: the history just stays as it was
         yield AuditData.from_store(store), store
     finally:
         store.close()

@@ -247,9 +247,12 @@ def render_text(data: AuditData, result: Explanation) -> str:
                              f"[{data.edges[hop.edge].kind}, {hop.transform}, edge {keys[hop.edge]}]")
     if not result.edges:
         lines.append("no edges touch it")
+    focus: dict[str, set[str]] = {}  # column mode: the mappings on the path, marked »
+    for hop in (*result.upstream, *result.downstream):
+        focus.setdefault(hop.edge, set()).add(hop.target[1])
     for edge in result.edges:
         lines.append("")
-        lines.extend(_edge_lines(edge))
+        lines.extend(_edge_lines(edge, focus.get(edge["id"], set())))
     return "\n".join(lines)
 
 
@@ -257,7 +260,7 @@ def _col(data: AuditData, column: tuple[str, str]) -> str:
     return f"{data.display(column[0])}.{column[1]}"
 
 
-def _edge_lines(e: dict[str, Any]) -> list[str]:
+def _edge_lines(e: dict[str, Any], focus: set[str] | None = None) -> list[str]:
     ev = e["evidence"]
     out = [f"edge {e['key']}  {e['kind']}  {e['source_name']} → {e['target_name']}"]
     status = e["status"] + (f" since {e['stale_since']}" if e.get("stale_since") else "")
@@ -295,7 +298,8 @@ def _edge_lines(e: dict[str, Any]) -> list[str]:
         out.append("  columns")
         for m in e["columns"]:
             sources = ", ".join(s["field"] for s in m["sources"])
-            out.append(f"    {m['target']} ← {sources}  [{m['transform']}]")
+            mark = "  » " if focus and m["target"] in focus else "    "
+            out.append(f"{mark}{m['target']} ← {sources}  [{m['transform']}]")
     if e["indirect"]:
         out.append("  indirect    " + ", ".join(i["field"] for i in e["indirect"])
                    + "  (filter/join/group keys)")
