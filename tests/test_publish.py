@@ -326,3 +326,22 @@ def test_review_decisions_from_the_audit_feature_and_sql_from_the_state(demo, st
             _hop_qn(demo, edge)}
     finally:
         store.close()
+
+
+def test_s3_objects_carry_key_format_size_and_last_modified(demo, standin):
+    from s3lineage.graph.model import Member
+
+    node = demo.graph.node("s3://fintech-lake/exports/users/dt={dt}/users.csv")
+    if "size" in Member.__slots__:  # S3's own figures, when [s3] discovery filled them
+        for n, member in enumerate(node.members.values()):
+            member.size = 1000 + n
+    _publish(demo)
+    objects = {o["attributes"]["s3ObjectKey"]: o["attributes"] for o in standin.of_type("S3Object")}
+    users = objects["exports/users/dt={dt}/users.csv"]
+    assert users["s3ObjectContentType"] == "text/csv"
+    assert users["s3BucketName"] == "fintech-lake"
+    assert users["s3ObjectLastModifiedTime"] > 0
+    if "size" in Member.__slots__:
+        assert users["s3ObjectSize"] == 3 * 1000 + 3
+    assert objects["reports/dim_users/"]["s3ObjectContentType"] == "application/vnd.apache.parquet"
+    assert "3 object(s) observed" in users["description"]

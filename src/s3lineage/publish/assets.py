@@ -200,9 +200,11 @@ class Builder:
             if node.file_format:
                 asset.s3_object_content_type = _CONTENT_TYPES.get(node.file_format.lower(),
                                                                   node.file_format)
-            modified = [m.last_seen for m in node.members.values() if m.written and m.last_seen]
-            if modified:
-                asset.s3_object_last_modified_time = max(modified)
+            size, modified = _size_and_modified(node)
+            if size is not None:
+                asset.s3_object_size = size
+            if modified is not None:
+                asset.s3_object_last_modified_time = modified
             object_qn = str(asset.qualified_name)
             self._add(Desired("object", asset, depends_on=(bucket_qn,)))
         self._objects[node.id] = object_qn
@@ -405,6 +407,20 @@ def _dialect_of(graph: LineageGraph, edge: LineageEdge) -> Dialect:
     if runner.system == "s3":
         runner = source
     return Dialect.POSTGRES if runner.system == "postgres" else Dialect.SNOWFLAKE
+
+
+def _size_and_modified(node: DatasetNode) -> tuple[int | None, Any]:
+    """Total size and last modification of the dataset's objects, when known.
+
+    S3's own figures (members filled by s3lineage.discover when ``[s3]`` is configured)
+    win; without them the last write a statement was seen making stands in for the time.
+    """
+    members = list(node.members.values())
+    sizes = [m.size for m in members if getattr(m, "size", None) is not None]
+    stamps = [m.last_modified for m in members if getattr(m, "last_modified", None) is not None]
+    if not stamps:
+        stamps = [m.last_seen for m in members if m.written and m.last_seen]
+    return (sum(sizes) if sizes else None), (max(stamps) if stamps else None)
 
 
 def _object_description(node: DatasetNode) -> str:

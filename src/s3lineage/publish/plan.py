@@ -33,6 +33,7 @@ _COMPARED: dict[str, list[tuple[str, str, bool]]] = {
         ("s3BucketQualifiedName", "s3_bucket_qualified_name", False),
         ("s3ObjectKey", "s3_object_key", False), ("s3ObjectContentType", "s3_object_content_type", False),
         ("s3ObjectLastModifiedTime", "s3_object_last_modified_time", False),
+        ("s3ObjectSize", "s3_object_size", False),
         ("description", "description", False), ("sourceCreatedBy", "source_created_by", False),
         ("bucket", "bucket", True)],
     "PartialField": _COMMON + [
