@@ -23,6 +23,7 @@ import json
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from s3lineage.graph.model import DatasetNode, LineageEdge, LineageGraph
@@ -416,10 +417,11 @@ def _size_and_modified(node: DatasetNode) -> tuple[int | None, Any]:
     win; without them the last write a statement was seen making stands in for the time.
     """
     members = list(node.members.values())
-    sizes = [m.size for m in members if getattr(m, "size", None) is not None]
-    stamps = [m.last_modified for m in members if getattr(m, "last_modified", None) is not None]
+    sizes = [size for m in members if (size := getattr(m, "size", None)) is not None]
+    stamps: list[datetime] = [when for m in members
+                              if (when := getattr(m, "last_modified", None)) is not None]
     if not stamps:
-        stamps = [m.last_seen for m in members if m.written and m.last_seen]
+        stamps = [m.last_seen for m in members if m.written and m.last_seen is not None]
     return (sum(sizes) if sizes else None), (max(stamps) if stamps else None)
 
 
