@@ -148,7 +148,8 @@ def _infer(args: argparse.Namespace) -> int:
     if progress:
         sys.stderr.write("\r\033[K")
     if args.output or args.dry_run:
-        text = render(args.format, result.graph, result.diagnostics, result.stats)
+        text = render(args.format, result.graph, result.diagnostics, result.stats,
+                      reviews=_review_marks(config))
         if args.output:
             out = Path(args.output)
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -162,6 +163,15 @@ def _infer(args: argparse.Namespace) -> int:
     worst = result.diagnostics.worst()
     threshold = Severity(args.fail_on)
     return 1 if worst is not None and worst.rank >= threshold.rank else 0
+
+
+def _review_marks(config):
+    """Analysts' accept/reject decisions, shown on every export (none without a state)."""
+    try:
+        from s3lineage.audit.reviews import review_marks_for
+    except ImportError:
+        return None
+    return review_marks_for(config)
 
 
 def _since(value: str):

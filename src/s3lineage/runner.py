@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from s3lineage.audit import hooks as audit_hooks
 from s3lineage.collect.live import Cursor
 from s3lineage.config import Config, SourceConfig, load_config
 from s3lineage.export.formats import edge_json
@@ -150,6 +151,7 @@ def _scheduled_run(
     catalogs = _load_catalogs(store)
     builder = GraphBuilder(Folder(cfg.graph.fold_rules, cfg.graph.fold_partitions), catalogs)
     _load_observations(store, builder)
+    recorder = audit_hooks.attach(builder, store)  # one SQL text per new statement, edge history
     policy = IncrementalPolicy(store, since)
     resolver = Resolver(idiom_dirs=cfg.idiom_dirs, cache=StoreCache(store))
     live_cursors: dict[str, Cursor] = {}
@@ -171,6 +173,7 @@ def _scheduled_run(
         before_commit()  # tests inject a crash here
     with store.transaction():
         _save(store, cfg, result, builder, catalogs, policy, live_cursors, run_id, changes)
+        recorder.save(run_id)
         stats = {k: v for k, v in result.stats.items()}
         stats.update(
             {

@@ -75,18 +75,13 @@ class StatementSampler:
         return cls({row[0] for row in db.execute("SELECT fingerprint FROM audit_statements")})
 
     def attach(self, builder: Any) -> StatementSampler:
-        """Observe every statement the builder is given (idempotent per builder)."""
-        if getattr(builder, "_audit_sampler", None) is not None:
-            return builder._audit_sampler  # type: ignore[no-any-return]
-        original: Callable[..., None] = builder.add_statement
+        """Observe every statement the builder is given (through its observer list)."""
 
-        def add_statement(event: QueryEvent, resolution: Any, fingerprint: str) -> None:
+        def observe(event: QueryEvent, resolution: Any, fingerprint: str) -> None:
             if resolution.outputs:
                 self.observe(event, fingerprint)
-            original(event, resolution, fingerprint)
 
-        builder.add_statement = add_statement
-        builder._audit_sampler = self
+        builder.observers.append(observe)
         return self
 
     def observe(self, event: QueryEvent, fingerprint: str) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from array import array
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -97,11 +98,16 @@ class GraphBuilder:
         self._claimed: set[int] = set()  # id() of COPY_HISTORY rows a read accounted for
         self._load_keys: set[tuple] = set()
         self.new_stage_definitions: list[tuple[str, str, str | None, datetime | None]] = []
+        # called with (event, resolution, fingerprint) for every statement added (auditing
+        # samples statement texts this way; the builder itself keeps no raw SQL)
+        self.observers: list[Callable[[QueryEvent, Resolution, str], None]] = []
         self.diagnostics: list[Diagnostic] = []
 
     # --- input ------------------------------------------------------------------------
 
     def add_statement(self, event: QueryEvent, resolution: Resolution, fingerprint: str) -> None:
+        for observer in self.observers:
+            observer(event, resolution, fingerprint)
         if resolution.stage_url is not None:
             stage, url = resolution.stage_url
             self.stages.add_definition(stage.namespace, stage.name.split("/")[0], url, event.time)
