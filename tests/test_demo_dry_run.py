@@ -10,6 +10,7 @@ from s3lineage.cli import main
 from s3lineage.config import load_config
 from s3lineage.export.formats import to_json_data
 from s3lineage.pipeline import infer
+from s3lineage.runner import run
 
 from .conftest import FIXTURES, ROOT
 
@@ -20,7 +21,8 @@ LAKE = "s3://fintech-lake/"
 
 @pytest.fixture(scope="module")
 def demo():
-    return infer(load_config(FIXTURES / "demo" / "lineage.toml"))
+    # what `make demo` runs: inference, then the S3 layer joined from the bucket's mirror
+    return run(load_config(FIXTURES / "demo" / "lineage.toml"), dry_run=True).result
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from s3lineage.discover.formats import FileSchema
@@ -73,6 +74,11 @@ class StoredObject:
     sequencer: str | None
     event_time: datetime | None
     scan: int | None
+
+
+def state_path(cfg: Any) -> Path:
+    """The state store file of a config (``[state] path``, else the runner's default)."""
+    return cfg.state.path if cfg.state else cfg.path.resolve().parent / ".s3lineage" / "state.db"
 
 
 def _iso(when: datetime | None) -> str | None:
