@@ -133,3 +133,20 @@ def test_a_wrong_api_key_is_one_clear_error(env, monkeypatch, capsys):
     assert "s3lineage: error: Atlan:" in err and "401" in err
     assert "not-the-key" not in err
     assert standin.writes() == []
+
+
+def test_scheduled_infer_publishes_after_committing(tmp_path, monkeypatch, capsys):
+    """`s3lineage infer` (no --dry-run) with [atlan] publishes what it inferred; a second
+    run with nothing new sends no writes."""
+    with AtlanStandIn(api_key=SECRET) as standin:
+        seed_demo(standin)
+        monkeypatch.setenv("ATLAN_BASE_URL", standin.url)
+        monkeypatch.setenv("ATLAN_API_KEY", SECRET)
+        config = demo_copy(tmp_path, state=True)
+        assert main(["infer", "--config", str(config), "--fail-on", "never"]) == 0
+        assert "created" in capsys.readouterr().err
+        processes = len(standin.of_type("Process"))
+        assert processes > 0
+        writes = len(standin.writes())
+        assert main(["infer", "--config", str(config), "--fail-on", "never"]) == 0
+        assert len(standin.writes()) == writes and len(standin.of_type("Process")) == processes

@@ -158,6 +158,10 @@ def _infer(args: argparse.Namespace) -> int:
             sys.stdout.write(text)
     if not args.quiet:
         print(render_summary(result, args.output, report), file=sys.stderr)
+        if report.publish is not None:
+            print(report.publish.render(), file=sys.stderr)
+    if report.publish is not None and not report.publish.ok:
+        return 1
     if args.fail_on == "never":
         return 0
     worst = result.diagnostics.worst()

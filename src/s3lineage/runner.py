@@ -61,6 +61,7 @@ class RunReport:
     stale_edges: list[str] = field(default_factory=list)
     restored_edges: list[str] = field(default_factory=list)
     result: InferenceResult | None = None
+    publish: Any = None  # the Atlan PublishReport when [atlan] publishes after inferring
 
     @property
     def diagnostics(self):
@@ -77,11 +78,13 @@ def run(
     live_factory: LiveFactory = open_live_source,
     before_commit: Callable[[], None] | None = None,
     read_sources: bool = True,
+    publish: bool = True,
 ) -> RunReport:
     """Run inference once, as a scheduler would.
 
     ``read_sources=False`` rebuilds, checks and saves the graph from the state alone
     (after S3 events changed what is known about objects, say) without reading a source.
+    With an ``[atlan]`` section a scheduled run then publishes (``publish=False`` skips it).
 
     >>> report = run("fixtures/demo/lineage.toml", dry_run=True)  # doctest: +SKIP
     >>> report.stats["edges"]  # doctest: +SKIP
@@ -112,6 +115,7 @@ def run(
                 live_factory=live_factory,
                 before_commit=before_commit,
                 read_sources=read_sources,
+                publish_enabled=publish,
             )
         finally:
             store.close()
@@ -143,6 +147,7 @@ def _scheduled_run(
     live_factory,
     before_commit,
     read_sources: bool = True,
+    publish_enabled: bool = True,
 ) -> RunReport:
     retention = timedelta(days=(cfg.state.retention_days if cfg.state else 30.0))
     run_id = store.start_run(full_refresh)
@@ -184,6 +189,14 @@ def _scheduled_run(
             }
         )
         store.finish_run(run_id, "ok", stats)
+    # Publish after the commit: a publish that fails leaves the inferred state in place,
+    # and the next run republishes (publishing is idempotent).
+    publish_report = None
+    atlan = cfg.sections.get("atlan")
+    if atlan is not None and atlan.publish_on_infer and publish_enabled:
+        from s3lineage.publish import publish
+
+        publish_report = publish(cfg, result.graph, store)
     return RunReport(
         run_id,
         "ok",
@@ -195,6 +208,7 @@ def _scheduled_run(
         changes.stale,
         changes.restored,
         result,
+        publish_report,
     )
 
 
