@@ -161,7 +161,7 @@ def _mark(store, edge_id, status):
 
 
 def test_stale_edge_is_archived_exactly_and_restored_when_seen_again(demo, standin):
-    report = run(demo.path)  # a scheduled run makes the state store
+    report = run(demo.path, publish=False)  # a scheduled run makes the state store
     store = StateStore(demo.path.parent / "state" / "state.db")
     try:
         assert _publish(demo, store).ok
@@ -192,7 +192,7 @@ def test_stale_edge_is_archived_exactly_and_restored_when_seen_again(demo, stand
 
 
 def test_statement_removed_from_inputs_archives_its_processes(demo, standin):
-    run(demo.path)
+    run(demo.path, publish=False)
     store = StateStore(demo.path.parent / "state" / "state.db")
     assert _publish(demo, store).ok
     store.close()
@@ -202,7 +202,7 @@ def test_statement_removed_from_inputs_archives_its_processes(demo, standin):
         lines = (history / name).read_text().splitlines(keepends=True)
         (history / name).write_text("".join(line for line in lines if "MERCHANTS FROM" not in line
                                             and not line.startswith("merchants.csv,")))
-    rerun = run(demo.path, full_refresh=True)  # re-read: the load is no longer inferred
+    rerun = run(demo.path, full_refresh=True, publish=False)  # re-read: the load is no longer inferred
     assert MERCHANTS_LOAD in rerun.stale_edges
     store = StateStore(demo.path.parent / "state" / "state.db")
     try:
@@ -311,7 +311,7 @@ def test_snowflake_internal_transforms_behind_the_flag(tmp_path):
 
 def test_review_decisions_from_the_audit_feature_and_sql_from_the_state(demo, standin):
     reviews = pytest.importorskip("s3lineage.audit.reviews")
-    run(demo.path)
+    run(demo.path, publish=False)
     store = StateStore(demo.path.parent / "state" / "state.db")
     try:
         first = publish(demo.config, demo.graph, store, client=demo.client)  # SQL from the state

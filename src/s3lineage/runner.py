@@ -121,6 +121,17 @@ def run(
             store.close()
 
 
+def graph_from_state(cfg: Config, store: StateStore) -> InferenceResult:
+    """The graph as the last scheduled runs left it, rebuilt without reading any source or
+    writing anything (what ``publish``, ``report`` and friends show)."""
+    catalogs = _load_catalogs(store)
+    builder = GraphBuilder(Folder(cfg.graph.fold_rules, cfg.graph.fold_partitions), catalogs)
+    _load_observations(store, builder)
+    result = infer(cfg, builder=builder, catalogs=catalogs, read_sources=False)
+    _enrich(cfg, result, store)
+    return result
+
+
 def _enrich(cfg: Config, result: InferenceResult, store: StateStore | None) -> None:
     """What S3 itself says (objects, file schemas, freshness) joins the graph's S3 layer."""
     if "s3" not in cfg.sections:

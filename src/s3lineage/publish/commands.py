@@ -1,4 +1,5 @@
-"""``s3lineage publish``: infer the graph from the configured inputs and publish it to Atlan.
+"""``s3lineage publish``: publish the lineage graph to Atlan — the graph scheduled runs keep
+in the state store when there is one, else one inferred from the configured inputs.
 
 ``--dry-run`` reads Atlan (connections, endpoints, what s3lineage owns) and prints the plan —
 what would be created, updated, restored, archived or skipped, with reasons — writing
@@ -31,17 +32,20 @@ def _publish(args: argparse.Namespace) -> int:
     from s3lineage.pipeline import infer
     from s3lineage.publish import PublishError, publish
     from s3lineage.publish.statements import StatementRecorder
+    from s3lineage.runner import graph_from_state
 
     config = load_config(args.config)
     if "atlan" not in config.sections:
         raise PublishError(f"{args.config}: add an [atlan] section (s3_connection, lineage_connection) "
                            "to publish; see docs/atlan.md")
-    recorder = StatementRecorder(idiom_dirs=config.idiom_dirs)
-    result = infer(config, resolver=recorder)
     store = _open_state(config)
     try:
-        report = publish(config, result.graph, store, dry_run=args.dry_run,
-                         statements=recorder.statements)
+        if store is not None:  # what scheduled runs learned (logs since rotated included)
+            graph, statements = graph_from_state(config, store).graph, None
+        else:
+            recorder = StatementRecorder(idiom_dirs=config.idiom_dirs)
+            graph, statements = infer(config, resolver=recorder).graph, recorder.statements
+        report = publish(config, graph, store, dry_run=args.dry_run, statements=statements)
     finally:
         if store is not None:
             store.close()
