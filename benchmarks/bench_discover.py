@@ -32,16 +32,16 @@ import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from s3lineage.config import FoldRule  # noqa: E402
-from s3lineage.discover.inventory import Inventory  # noqa: E402
-from s3lineage.discover.scan import scan  # noqa: E402
-from s3lineage.discover.settings import BucketScope, parse_s3  # noqa: E402
-from s3lineage.discover.sources import Boto3Store  # noqa: E402
-from s3lineage.graph.fold import Folder  # noqa: E402
+from s3lineage.config import FoldRule
+from s3lineage.discover.inventory import Inventory
+from s3lineage.discover.scan import scan
+from s3lineage.discover.settings import BucketScope, parse_s3
+from s3lineage.discover.sources import Boto3Store
+from s3lineage.graph.fold import Folder
 
 _FAKE = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
          "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
@@ -111,7 +111,7 @@ class RssSampler:
         while not self._stop.wait(0.01):
             self.peak = max(self.peak, _rss())
 
-    def __enter__(self) -> RssSampler:
+    def __enter__(self) -> Self:
         self.start = self.peak = _rss()
         self._thread.start()
         return self

@@ -42,16 +42,16 @@ FILES: dict[str, tuple[str, str]] = {
     "exports/users/dt=2025-01-15/users.csv": (users(15), "2025-01-15T01:00:01+00:00"),
     "exports/users/dt=2025-01-16/users.csv": (users(16, drifted=True), "2025-01-16T01:00:01+00:00"),
     "exports/accounts/accounts_2025-01-15.csv": (
-        "id,user_id,currency,status,opened_at\n1,1401,EUR,active,2024-03-02 10:00:00+00\n"
-        "2,1402,SEK,active,2024-05-17 09:30:00+00\n3,1403,SGD,frozen,2024-08-01 12:00:00+00\n",
+        ("id,user_id,currency,status,opened_at\n1,1401,EUR,active,2024-03-02 10:00:00+00\n"
+        "2,1402,SEK,active,2024-05-17 09:30:00+00\n3,1403,SGD,frozen,2024-08-01 12:00:00+00\n"),
         "2025-01-15T01:30:01+00:00"),
     "exports/transactions/2025/01/15/part-000.csv": (
-        "id,account_id,merchant_id,amount,currency,created_at\n"
-        "9001,1,11,42.50,EUR,2025-01-15 00:01:00+00\n9002,2,12,199.00,SEK,2025-01-15 00:02:00+00\n",
+        ("id,account_id,merchant_id,amount,currency,created_at\n"
+        "9001,1,11,42.50,EUR,2025-01-15 00:01:00+00\n9002,2,12,199.00,SEK,2025-01-15 00:02:00+00\n"),
         "2025-01-15T01:30:02+00:00"),
     "exports/transactions/2025/01/15/part-001.csv": (
-        "id,account_id,merchant_id,amount,currency,created_at\n"
-        "9003,3,11,7.25,SGD,2025-01-15 00:03:00+00\n",
+        ("id,account_id,merchant_id,amount,currency,created_at\n"
+        "9003,3,11,7.25,SGD,2025-01-15 00:03:00+00\n"),
         "2025-01-15T01:30:03+00:00"),
     "exports/merchants/merchants.csv": (
         "id,name,category,country\n11,Corner Cafe,food,DE\n12,Nordic Rail,travel,SE\n",

@@ -69,16 +69,16 @@ def test_discover_s3_dry_run_on_the_demo_mirror(capsys):
 
 HISTORY = [
     # (query id, text, type, start, rows)
-    ("q1", "COPY INTO 's3://lake/out/orders/' FROM (SELECT ID, AMOUNT FROM DB.S.ORDERS) "
-           "FILE_FORMAT=(TYPE=CSV) HEADER=TRUE", "UNLOAD", "2025-01-10 01:00:00 +0000", 10),
-    ("q2", "COPY INTO DB.S.ORDERS_COPY FROM 's3://lake/out/orders/' "
-           "FILE_FORMAT=(TYPE=CSV SKIP_HEADER=1)", "COPY", "2025-01-10 02:00:00 +0000", 8),
-    ("q3", "COPY INTO DB.S.LATE_COPY FROM 's3://lake/out/late/' "
-           "FILE_FORMAT=(TYPE=CSV SKIP_HEADER=1)", "COPY", "2025-01-11 02:00:00 +0000", 5),
-    ("q4", "COPY INTO 's3://lake/out/late/' FROM (SELECT ID FROM DB.S.LATE) "
-           "FILE_FORMAT=(TYPE=CSV) HEADER=TRUE", "UNLOAD", "2025-01-12 01:00:00 +0000", 5),
-    ("q5", "COPY INTO 's3://lake/out/gone/' FROM (SELECT ID FROM DB.S.GONE) "
-           "FILE_FORMAT=(TYPE=CSV) HEADER=TRUE", "UNLOAD", "2025-01-12 03:00:00 +0000", 3),
+    ("q1", ("COPY INTO 's3://lake/out/orders/' FROM (SELECT ID, AMOUNT FROM DB.S.ORDERS) "
+           "FILE_FORMAT=(TYPE=CSV) HEADER=TRUE"), "UNLOAD", "2025-01-10 01:00:00 +0000", 10),
+    ("q2", ("COPY INTO DB.S.ORDERS_COPY FROM 's3://lake/out/orders/' "
+           "FILE_FORMAT=(TYPE=CSV SKIP_HEADER=1)"), "COPY", "2025-01-10 02:00:00 +0000", 8),
+    ("q3", ("COPY INTO DB.S.LATE_COPY FROM 's3://lake/out/late/' "
+           "FILE_FORMAT=(TYPE=CSV SKIP_HEADER=1)"), "COPY", "2025-01-11 02:00:00 +0000", 5),
+    ("q4", ("COPY INTO 's3://lake/out/late/' FROM (SELECT ID FROM DB.S.LATE) "
+           "FILE_FORMAT=(TYPE=CSV) HEADER=TRUE"), "UNLOAD", "2025-01-12 01:00:00 +0000", 5),
+    ("q5", ("COPY INTO 's3://lake/out/gone/' FROM (SELECT ID FROM DB.S.GONE) "
+           "FILE_FORMAT=(TYPE=CSV) HEADER=TRUE"), "UNLOAD", "2025-01-12 03:00:00 +0000", 3),
 ]
 MIRROR = {  # key: (body, last modified)
     "lake/out/orders/data_0_0_0.csv": ("ID,AMOUNT\n" + "".join(f"{i},1.0\n" for i in range(10)),
@@ -121,14 +121,14 @@ def test_reconciliation_findings(tmp_path):
     config = make_account(tmp_path, "freshness_hours = 48\n")
     result = run(config, dry_run=True).result
     rows = entries(result, "s3_row_count_mismatch")
-    assert rows == ["s3://lake/out/orders/: writers reported 10 rows, loads reported 8 "
-                    "(snowflake://acme/DB.S.ORDERS_COPY)"]
+    assert rows == [("s3://lake/out/orders/: writers reported 10 rows, loads reported 8 "
+                    "(snowflake://acme/DB.S.ORDERS_COPY)")]
     late = entries(result, "s3_not_loaded")
     assert len(late) == 1 and late[0].startswith("s3://lake/out/late/: data written at 2025-01-12")
     assert "last load: 2025-01-11T02:00:00+00:00" in late[0]
     missing = entries(result, "s3_export_missing")
-    assert missing == ["1 object(s) written to s3://lake/out/gone/ are not in S3 and were never "
-                       "loaded: out/gone/"]
+    assert missing == [("1 object(s) written to s3://lake/out/gone/ are not in S3 and were never "
+                       "loaded: out/gone/")]
     stray = entries(result, "s3_unexplained_objects")
     assert len(stray) == 1 and "2 object(s) in s3://lake/tmp/junk_{n}.csv" in stray[0]
     assert len(entries(result, "s3_dataset_stale")) == 2  # orders and late: 2025 is long ago

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -63,16 +63,16 @@ def test_every_envelope_yields_the_same_event():
 
 
 def stored(**kw) -> StoredObject:
-    base = dict(bucket="lake", key="k", template="k", size=1, last_modified=None, etag="abc",
-                content_type=None, format=None, compression=None, fields=None, header=None,
-                rows=None, schema_error=None, deleted=False, sequencer=None, event_time=None,
-                scan=None)
+    base = {"bucket": "lake", "key": "k", "template": "k", "size": 1, "last_modified": None, "etag": "abc",
+                "content_type": None, "format": None, "compression": None, "fields": None, "header": None,
+                "rows": None, "schema_error": None, "deleted": False, "sequencer": None, "event_time": None,
+                "scan": None}
     return StoredObject(**(base | kw))
 
 
 def test_ordering_by_sequencer_then_time():
-    t1 = datetime(2025, 1, 16, 2, tzinfo=timezone.utc)
-    t2 = datetime(2025, 1, 16, 3, tzinfo=timezone.utc)
+    t1 = datetime(2025, 1, 16, 2, tzinfo=UTC)
+    t2 = datetime(2025, 1, 16, 3, tzinfo=UTC)
     event = ObjectEvent("lake", "k", "created", t1, etag="abc", sequencer="0055AED6DCD90281E6")
     assert order(event, None) == 1
     assert order(event, stored(sequencer="0055AED6DCD90281E5")) == 1

@@ -7,9 +7,9 @@ import io
 import json
 
 import pyarrow as pa
-import pyarrow.orc as orc
 import pyarrow.parquet as pq
 import pytest
+from pyarrow import orc
 
 from s3lineage.discover.formats import (
     FormatGuess,

@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
     watch.add_argument("--sqs-queue-url", help="the queue (default: [s3] sqs_queue_url)")
     watch.add_argument("--max-polls", type=int, help="stop after this many receive calls")
     watch.add_argument("--once", action="store_true", help="stop when the queue is empty")
-    watch.add_argument("--wait-seconds", type=int, default=20, choices=range(0, 21),
+    watch.add_argument("--wait-seconds", type=int, default=20, choices=range(21),
                        metavar="0-20", help="long-poll wait per receive (default 20)")
     watch.set_defaults(func=_watch)
 

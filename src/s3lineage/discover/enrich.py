@@ -21,7 +21,7 @@ late loads and row-count mismatches.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from s3lineage.config import Config
@@ -43,7 +43,7 @@ def enrich_graph(graph: LineageGraph, cfg: Config, store: Any = None, *,
     """Join the S3 inventory to ``graph`` in place; returns the reconciliation diagnostics."""
     settings: S3Settings = cfg.sections["s3"]
     folder = Folder(cfg.graph.fold_rules, cfg.graph.fold_partitions)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     diagnostics: list[Diagnostic] = []
     inventory = Inventory.temporary() if store is None else Inventory(store.db)
     try:
@@ -112,16 +112,16 @@ def apply_inventory(graph: LineageGraph, inventory: Inventory, settings: S3Setti
     nodes = [n for n in graph.datasets() if n.system == "s3" and n.ref.kind is DatasetKind.S3]
     matched: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     strays: list[tuple[str, str, dict[str, Any]]] = []
-    for scope in settings.buckets:
-        in_bucket = [n for n in nodes if bucket_of(n) == scope.name]
+    for bucket_scope in settings.buckets:
+        in_bucket = [n for n in nodes if bucket_of(n) == bucket_scope.name]
         templates = {n.ref.name: n for n in in_bucket if not n.is_prefix}
         prefixes = sorted((n for n in in_bucket if n.is_prefix), key=lambda n: -len(n.ref.name))
-        for template, summary in inventory.under(scope.name, ""):
+        for template, summary in inventory.under(bucket_scope.name, ""):
             node = templates.get(template) or next(
                 (p for p in prefixes if template.startswith(p.ref.name) or p.ref.name == "/"),
                 None)
             if node is None:
-                strays.append((scope.name, template, summary))
+                strays.append((bucket_scope.name, template, summary))
             else:
                 matched.setdefault(node.id, []).append((template, summary))
     diagnostics = unexplained(strays)

@@ -26,7 +26,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -73,8 +73,8 @@ class EventReport:
 def _time(text: Any) -> datetime | None:
     if not isinstance(text, str) or not text:
         return None
-    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    when = datetime.fromisoformat(text)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _loads(text: Any) -> Any:
@@ -134,7 +134,8 @@ def _notification(record: dict[str, Any]) -> ObjectEvent | None:
 
 
 def _eventbridge(data: dict[str, Any]) -> ObjectEvent | None:
-    kind = {"Object Created": "created", "Object Deleted": "removed"}.get(data.get("detail-type"))
+    kind = {"Object Created": "created", "Object Deleted": "removed"}.get(
+        str(data.get("detail-type")))
     detail = data["detail"]
     obj = detail.get("object") or {}
     bucket = (detail.get("bucket") or {}).get("name")
@@ -186,7 +187,7 @@ def apply_events(cfg: Config, events: list[ObjectEvent], *, object_store: Object
         try:
             touched: set[tuple[str, str]] = set()
             for event in sorted(fresh, key=lambda e: (e.bucket, e.key, e.sequencer or "",
-                                                      e.time or datetime.min.replace(tzinfo=timezone.utc))):
+                                                      e.time or datetime.min.replace(tzinfo=UTC))):
                 stored = inventory.get(event.bucket, event.key)
                 if order(event, stored) <= 0:  # a later event of this batch got there first
                     report.ignored += 1
@@ -268,7 +269,8 @@ def _updated(event: ObjectEvent, stored: StoredObject | None,
         info.size if info else event.size,
         (info.last_modified if info else None) or event.time,
         etag,
-        (info.content_type if info else None) or (stored.content_type if same_version else None),
+        (info.content_type if info else None)
+        or (stored.content_type if stored is not None and same_version else None),
         None, None, None, None, None, None, False, event.sequencer, event.time,
         stored.scan if stored else None)
     if schema is not None:

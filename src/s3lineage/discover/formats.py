@@ -40,7 +40,7 @@ _SQL_FORMATS = {"csv": "csv", "text": "csv", "tsv": "tsv", "json": "json", "parq
                 "avro": "avro", "orc": "orc", "xml": "xml"}
 _DATA_CELL = re.compile(
     r"^(?:[-+]?\d+(?:[.,]\d+)?(?:[eE][-+]?\d+)?|\d{4}-\d{2}-\d{2}.*|\d{1,2}/\d{1,2}/\d{2,4}.*"
-    r"|true|false|null|t|f)$", re.I)
+    r"|true|false|null|t|f)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,7 +380,7 @@ def _columnar_schema(read: RangeReader, size: int, fmt: str) -> FileSchema:
             raise SchemaError("no Parquet footer (PAR1) at the end of the object")
         parquet = pq.ParquetFile(source)
         return FileSchema(tuple(parquet.schema_arrow.names), rows=parquet.metadata.num_rows)
-    import pyarrow.orc as orc
+    from pyarrow import orc
 
     source.prefetch_tail()
     orc_file = orc.ORCFile(source)

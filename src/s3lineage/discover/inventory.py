@@ -20,7 +20,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +84,8 @@ def state_path(cfg: Any) -> Path:
 def _iso(when: datetime | None) -> str | None:
     if when is None:
         return None
-    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).isoformat()
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat()
 
 
 def _dt(text: str | None) -> datetime | None:
@@ -200,23 +200,23 @@ class Inventory:
             "DELETE FROM s3_objects WHERE bucket = ? AND substr(key, 1, ?) = ? AND deleted = 0 "
             "AND (scan IS NULL OR scan <> ?) AND (event_time IS NULL OR event_time < ?)",
             (bucket, len(prefix), prefix, scan, _iso(started)))
-        horizon = datetime.now(timezone.utc) - timedelta(days=TOMBSTONE_DAYS)
+        horizon = datetime.now(UTC) - timedelta(days=TOMBSTONE_DAYS)
         self.db.execute("DELETE FROM s3_objects WHERE bucket = ? AND deleted = 1 AND "
                         "event_time < ?", (bucket, _iso(horizon)))
         self.db.execute("UPDATE s3_scans SET finished_at = ?, objects = ? WHERE bucket = ? AND "
-                        "prefix = ?", (_iso(datetime.now(timezone.utc)), objects, bucket, prefix))
+                        "prefix = ?", (_iso(datetime.now(UTC)), objects, bucket, prefix))
         return gone
 
     # --- objects ------------------------------------------------------------------------
 
     def get(self, bucket: str, key: str) -> StoredObject | None:
-        row = self.db.execute(f"SELECT {', '.join(_OBJECT_COLUMNS)} FROM s3_objects "  # noqa: S608
+        row = self.db.execute(f"SELECT {', '.join(_OBJECT_COLUMNS)} FROM s3_objects "
                               "WHERE bucket = ? AND key = ?", (bucket, key)).fetchone()
         return _row(row) if row else None
 
     def put(self, obj: StoredObject) -> None:
         self.db.execute(
-            f"INSERT OR REPLACE INTO s3_objects ({', '.join(_OBJECT_COLUMNS)}) "  # noqa: S608
+            f"INSERT OR REPLACE INTO s3_objects ({', '.join(_OBJECT_COLUMNS)}) "
             f"VALUES ({', '.join('?' * len(_OBJECT_COLUMNS))})",
             (obj.bucket, obj.key, obj.template, obj.size, _iso(obj.last_modified), obj.etag,
              obj.content_type, obj.format, obj.compression,
@@ -235,7 +235,7 @@ class Inventory:
     def objects(self, bucket: str, template: str, *, newest_first: bool = True,
                 limit: int | None = None) -> Iterator[StoredObject]:
         order = "DESC" if newest_first else "ASC"
-        sql = (f"SELECT {', '.join(_OBJECT_COLUMNS)} FROM s3_objects "  # noqa: S608
+        sql = (f"SELECT {', '.join(_OBJECT_COLUMNS)} FROM s3_objects "
                f"WHERE bucket = ? AND template = ? AND deleted = 0 "
                f"ORDER BY last_modified {order}, key {order}")
         params: tuple = (bucket, template)

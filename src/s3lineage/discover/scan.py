@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from s3lineage.discover.formats import (
     HEAD_BYTES,
@@ -104,7 +104,7 @@ def scan(settings: S3Settings, store: ObjectStore, inventory: Inventory, folder:
 def _scan_prefix(settings: S3Settings, store: ObjectStore, inventory: Inventory,
                  folder: Folder, bucket: str, prefix: str, report: ScanReport,
                  progress: Progress | None, hints: dict[tuple[str, str], str]) -> None:
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     scan_id = time.time_ns() // 1000
     inventory.begin()
     try:

@@ -127,6 +127,7 @@ def _buckets(value: Any, where: str) -> tuple[BucketScope, ...]:
         raise ConfigError(f'{where}.buckets is required: e.g. ["my-bucket", "other/prefix/"] or '
                           '[{ name = "my-bucket", prefixes = ["exports/"] }]')
     merged: dict[str, list[str]] = {}
+    name: Any
     for index, item in enumerate(value, start=1):
         if isinstance(item, str):
             text = item.strip().removeprefix("s3://")

@@ -20,7 +20,7 @@ import mimetypes
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -70,7 +70,7 @@ def _etag(value: str | None) -> str | None:
 def _aware(when: datetime | None) -> datetime | None:
     if when is None:
         return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 class Boto3Store:
@@ -89,7 +89,7 @@ class Boto3Store:
                 for item in page.get("Contents", ()):
                     yield ObjectInfo(bucket, item["Key"], int(item.get("Size", 0)),
                                      _aware(item.get("LastModified")), _etag(item.get("ETag")))
-        except Exception as err:  # noqa: BLE001 — botocore's errors, made one clear message
+        except Exception as err:
             raise StoreError(f"cannot list s3://{bucket}/{prefix}: {_aws_reason(err)}") from err
 
     def read_range(self, bucket: str, key: str, start: int, length: int) -> bytes:
@@ -102,13 +102,13 @@ class Boto3Store:
             if len(self._content_types) > 10_000:
                 self._content_types.clear()
             return response["Body"].read()
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             raise StoreError(f"cannot read s3://{bucket}/{key}: {_aws_reason(err)}") from err
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
         try:
             response = self.client.head_object(Bucket=bucket, Key=key)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             code = _error_code(err)
             if code in ("404", "NoSuchKey", "NotFound"):
                 return None
@@ -217,7 +217,7 @@ class LocalStore:
             raise StoreError(f"cannot read s3://{bucket}/{key}: {err.strerror}") from err
         pinned = self.meta.get(f"{bucket}/{key}", {})
         modified = (datetime.fromisoformat(pinned["last_modified"]) if "last_modified" in pinned
-                    else datetime.fromtimestamp(stat.st_mtime, timezone.utc))
+                    else datetime.fromtimestamp(stat.st_mtime, UTC))
         return ObjectInfo(bucket, key, stat.st_size, _aware(modified), digest,
                           pinned.get("content_type") or self.last_content_type(bucket, key))
 
