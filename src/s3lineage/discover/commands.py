@@ -105,7 +105,8 @@ def _print(args: argparse.Namespace, settings, report, inventory) -> None:
         shown = ", ".join(fields[:8]) + (" …" if fields and len(fields) > 8 else "") \
             if fields else "(schema not read)"
         lines.append(f"    s3://{item['bucket']}/{item['template']}")
-        lines.append(f"      {item['objects']:,} objects, {_size(item['size'])}, newest "
+        plural = "s" if item["objects"] != 1 else ""
+        lines.append(f"      {item['objects']:,} object{plural}, {_size(item['size'])}, newest "
                      f"{item['last_modified']}, {item['format'] or 'unknown format'}"
                      f"{'/' + item['compression'] if item.get('compression') else ''}: {shown}")
         if len(item.get("schemas", [])) > 1:
