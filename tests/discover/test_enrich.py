@@ -158,3 +158,23 @@ def test_scan_on_run_never_asks_for_discover(tmp_path):
     result = run(config).result
     assert len(entries(result, "s3_inventory_missing")) == 2
     assert result.graph.node("s3://lake/out/orders/").metadata["objects"] == 0
+
+
+def test_read_only_enrichment_lists_nothing(tmp_path):
+    import sqlite3
+
+    from s3lineage.discover.enrich import enrich_graph
+    from s3lineage.runner import graph_from_state
+    from s3lineage.state.store import StateStore
+
+    config = make_account(tmp_path, 'scan_on_run = "never"\n')
+    run(config)
+    cfg = load_config(config)
+    store = StateStore(tmp_path / "state.db")
+    try:
+        graph = graph_from_state(cfg, store).graph
+        enrich_graph(graph, load_config(make_account(tmp_path)), store, scan_buckets=False)
+    finally:
+        store.close()
+    db = sqlite3.connect(tmp_path / "state.db")
+    assert db.execute("SELECT count(*) FROM s3_scans").fetchone()[0] == 0

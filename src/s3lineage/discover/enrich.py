@@ -39,15 +39,23 @@ _POSITIONAL = re.compile(r"^\$(\d+)$")
 
 
 def enrich_graph(graph: LineageGraph, cfg: Config, store: Any = None, *,
-                 now: datetime | None = None, object_store: Any = None) -> list[Diagnostic]:
-    """Join the S3 inventory to ``graph`` in place; returns the reconciliation diagnostics."""
+                 now: datetime | None = None, object_store: Any = None,
+                 scan_buckets: bool = True) -> list[Diagnostic]:
+    """Join the S3 inventory to ``graph`` in place; returns the reconciliation diagnostics.
+
+    ``scan_buckets=False`` (with a store) only reads the stored inventory: nothing is
+    listed or written, whatever ``scan_on_run`` says — for read-only views of the state.
+    """
     settings: S3Settings = cfg.sections["s3"]
     folder = Folder(cfg.graph.fold_rules, cfg.graph.fold_partitions)
     now = now or datetime.now(UTC)
     diagnostics: list[Diagnostic] = []
     inventory = Inventory.temporary() if store is None else Inventory(store.db)
     try:
-        scopes = settings.buckets if store is None else scopes_to_scan(settings, inventory)
+        if store is None:
+            scopes = settings.buckets
+        else:
+            scopes = scopes_to_scan(settings, inventory) if scan_buckets else ()
         if scopes:
             try:
                 source = object_store if object_store is not None else open_store(settings)
@@ -56,7 +64,7 @@ def enrich_graph(graph: LineageGraph, cfg: Config, store: Any = None, *,
                 diagnostics.extend(report.diagnostics)
             except S3LineageError as err:
                 diagnostics.append(Diagnostic("s3_list_failed", Severity.ERROR, str(err)))
-        elif store is not None and settings.scan_on_run == "never":
+        elif store is not None and (settings.scan_on_run == "never" or not scan_buckets):
             for scope in settings.buckets:
                 for prefix in scope.prefixes:
                     if inventory.last_scan(scope.name, prefix) is None:
