@@ -166,3 +166,21 @@ def test_restitch_from_state_alone(demo):
     again = run(demo, read_sources=False)
     assert again.stats["files_read"] == 0 and again.stats["files_unchanged"] == 0
     assert _edges(again) == _edges(first) and "missing_column" not in again.result.diagnostics.codes()
+
+
+def test_pg_stat_statements_snapshots_become_deltas(tmp_path):
+    shutil.copytree(FIXTURES / "demo" / "postgres", tmp_path / "pg")
+    config = tmp_path / "lineage.toml"
+    config.write_text('[[sources]]\nkind = "postgres"\nnamespace = "postgres://pg:5432"\ndatabase = "appdb"\n'
+                      'statements_file = "pg/pg_stat_statements.csv"\n[state]\npath = "state.db"\n')
+    first = run(config)
+    (edge,) = [e for e in first.result.graph.edges() if e.kind == "export"]
+    assert edge.evidence.run_count == 2 and edge.evidence.rows == 1000  # part-000 and part-001
+    stats = tmp_path / "pg" / "pg_stat_statements.csv"
+    # a later snapshot: part-000's COPY ran twice more (calls 1 → 3, rows 500 → 1500)
+    stats.write_text(stats.read_text().replace(
+        "part-000.csv' WITH (FORMAT csv, HEADER)\",1,500", "part-000.csv' WITH (FORMAT csv, HEADER)\",3,1500"))
+    second = run(config)
+    (edge,) = [e for e in second.result.graph.edges() if e.kind == "export"]
+    assert second.stats["statements"] == 1
+    assert edge.evidence.run_count == 4 and edge.evidence.rows == 2000

@@ -128,17 +128,18 @@ def graph_from_state(cfg: Config, store: StateStore) -> InferenceResult:
     builder = GraphBuilder(Folder(cfg.graph.fold_rules, cfg.graph.fold_partitions), catalogs)
     _load_observations(store, builder)
     result = infer(cfg, builder=builder, catalogs=catalogs, read_sources=False)
-    _enrich(cfg, result, store)
+    _enrich(cfg, result, store, scan=False)
     return result
 
 
-def _enrich(cfg: Config, result: InferenceResult, store: StateStore | None) -> None:
-    """What S3 itself says (objects, file schemas, freshness) joins the graph's S3 layer."""
+def _enrich(cfg: Config, result: InferenceResult, store: StateStore | None, *, scan: bool = True) -> None:
+    """What S3 itself says (objects, file schemas, freshness) joins the graph's S3 layer.
+    ``scan=False``: only the stored inventory (no listing, no writes)."""
     if "s3" not in cfg.sections:
         return
     from s3lineage.discover.enrich import enrich_graph
 
-    result.diagnostics.extend(enrich_graph(result.graph, cfg, store))
+    result.diagnostics.extend(enrich_graph(result.graph, cfg, store, scan_buckets=scan))
 
 
 def _default_state(cfg: Config):
@@ -265,11 +266,10 @@ class IncrementalPolicy(InputPolicy):
         if all(previous.get(k) == v for k, v in signature.items()):
             return False
         entry = dict(previous)
-        if previous.get("inode") != signature["inode"] or signature["size"] < previous.get(
-            "offset", 0
-        ):
-            entry.pop("offset", None)  # rotated or truncated: start over
-            entry.pop("pgss", None)
+        offset = int(previous.get("position", {}).get("offset", 0))
+        if previous.get("inode") != signature["inode"] or signature["size"] < offset:
+            for key in ("position", "pgss", "pgss_rows"):  # rotated or truncated: start over
+                entry.pop(key, None)
         self.files[str(path)] = entry | signature | {"pending": True}
         return True
 
@@ -319,15 +319,22 @@ class IncrementalPolicy(InputPolicy):
         """pg_stat_statements rows are cumulative: emit only calls added since the last run."""
         entry = self.files.setdefault(str(path), {})
         snapshot: dict[str, int] = dict(entry.get("pgss", {}))
+        rows_snapshot: dict[str, int] = dict(entry.get("pgss_rows", {}))
         for event in events:
             key = f"{event.user}:{event.default_database}:{event.query_id or event.text[:200]}"
             before = snapshot.get(key, 0)
             # fewer calls than last time: the statistics were reset, so all of them are new
             delta = event.calls - before if event.calls >= before else event.calls
+            rows_before = rows_snapshot.get(key, 0)
+            rows = event.rows
+            if rows is not None:
+                rows = rows - rows_before if event.calls >= before and rows >= rows_before else rows
+                rows_snapshot[key] = event.rows
             snapshot[key] = event.calls
             if delta > 0:
-                yield replace(event, calls=delta)
+                yield replace(event, calls=delta, rows=rows)
         entry["pgss"] = snapshot
+        entry["pgss_rows"] = rows_snapshot
 
 
 class StoreCache:
