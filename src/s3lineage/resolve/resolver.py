@@ -138,13 +138,18 @@ class Resolver:
             )))]
         results: list[StatementResult] = []
         temps = temps if temps is not None else TempTables()
+        session_only = False
         for piece in split_statements(text, ctx.dialect):
             ctx, handled = _apply_session_statement(piece, ctx)
             if handled:
+                session_only = True
                 continue
             result = self._resolve_one(piece, temps.context(ctx))
             results.append(replace(result, resolution=temps.apply(result.resolution)))
-        if not results:
+        if not results and session_only:
+            # USE / SET search_path only: context for what follows, no lineage of their own
+            results.append(StatementResult(text, "", Resolution(None)))
+        elif not results:
             results.append(StatementResult(text, "", Resolution(None, confidence=0.0, diagnostics=(
                 Diagnostic("empty_statement", Severity.INFO, "no SQL statement in the text"),))))
         if pre:
