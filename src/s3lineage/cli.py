@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 from s3lineage import __version__
 from s3lineage.errors import S3LineageError
+from s3lineage.terminal import progress_printer
 
 
 def _explain_sql(args: argparse.Namespace) -> int:
@@ -141,7 +143,7 @@ def _infer(args: argparse.Namespace) -> int:
     from s3lineage.runner import run
 
     config = load_config(args.config)
-    progress = _progress_printer() if sys.stderr.isatty() and not args.quiet else None
+    progress = progress_printer("reading", "statements") if sys.stderr.isatty() and not args.quiet else None
     report = run(config, dry_run=args.dry_run, full_refresh=args.full_refresh,
                  since=args.since, progress=progress)
     result = report.result
@@ -179,28 +181,13 @@ def _review_marks(config):
 
 
 def _since(value: str):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     try:
         when = datetime.fromisoformat(value)
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"--since takes an ISO date or time, not {value!r}") from err
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-
-
-def _progress_printer():
-    import time
-
-    last = [0.0]
-
-    def show(name: str, count: int) -> None:
-        now = time.monotonic()
-        if now - last[0] >= 0.2:
-            last[0] = now
-            sys.stderr.write(f"\r\033[Kreading {name}: {count:,} statements")
-            sys.stderr.flush()
-
-    return show
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 # Feature commands live with their features; each module has register(subparsers).
@@ -289,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as err:  # noqa: BLE001 — a bug: one line for cron mail, details on request
+    except Exception as err:
         if args.debug:
             raise
         print(f"s3lineage: internal error: {type(err).__name__}: {err} "

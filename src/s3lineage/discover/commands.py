@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from typing import Any
 
 from s3lineage.errors import ConfigError, S3LineageError
+from s3lineage.terminal import progress_printer
 
 
 def register(subparsers: Any) -> None:
@@ -53,7 +53,7 @@ def _discover(args: argparse.Namespace) -> int:
     cfg, settings = _settings(args.config)
     folder = Folder(cfg.graph.fold_rules, cfg.graph.fold_partitions)
     source = open_store(settings)
-    progress = _progress() if sys.stderr.isatty() and not args.json else None
+    progress = progress_printer("listing", "objects") if sys.stderr.isatty() and not args.json else None
     if args.dry_run:
         inventory = Inventory.temporary()
         try:
@@ -126,19 +126,6 @@ def _size(count: int) -> str:
             return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
         value /= 1024
     return f"{count} B"
-
-
-def _progress():
-    last = [0.0]
-
-    def show(where: str, count: int) -> None:
-        now = time.monotonic()
-        if now - last[0] >= 0.2:
-            last[0] = now
-            sys.stderr.write(f"\r\033[Klisting {where}: {count:,} objects")
-            sys.stderr.flush()
-
-    return show
 
 
 def _watch(args: argparse.Namespace) -> int:
