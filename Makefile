@@ -20,6 +20,9 @@ demo: $(STAMP)
 		--output out/demo-graph.json --fail-on never
 	$(BIN)/s3lineage infer --config fixtures/demo/lineage.toml --dry-run --quiet \
 		--format mermaid --output out/demo-graph.mmd --fail-on never
+	$(BIN)/s3lineage infer --config fixtures/demo/lineage.toml --dry-run --quiet \
+		--format html --output out/demo-report.html --fail-on never
+	@echo "also written: out/demo-graph.mmd (Mermaid) and out/demo-report.html (open it in a browser)"
 
 ## Install everything (PostgreSQL 15 server and Chromium too, when root can) and run the whole suite.
 test: $(STAMP) services
