@@ -71,3 +71,18 @@ def test_cli_reports_them_and_exits_by_severity(tmp_path, capsys):
     data = json.loads(out.read_text())
     assert {d["code"] for d in data["diagnostics"]} >= {"unknown_stage", "parse_error", "bad_row", "bad_log_line"}
     assert main(["infer", "--config", str(config), "--dry-run", "-q", "-o", str(out), "--fail-on", "warning"]) == 1
+
+
+def test_failed_statements_keep_their_literals_out_of_the_report(tmp_path):
+    log = tmp_path / "pg.log"
+    log.write_text(
+        "2025-01-15 00:00:01.000 UTC [9] app@appdb psql ERROR:  permission denied for table cards\n"
+        "2025-01-15 00:00:01.000 UTC [9] app@appdb psql STATEMENT:  COPY (SELECT pan FROM cards "
+        "WHERE email = 'jane@example.com') TO PROGRAM 'aws s3 cp - s3://b/k.csv'\n")
+    (tmp_path / "lineage.toml").write_text(
+        '[[sources]]\nkind = "postgres"\nnamespace = "postgres://pg:5432"\ndatabase = "appdb"\n'
+        'log_files = ["pg.log"]\nlog_line_prefix = "%m [%p] %q%u@%d %a "\n')
+    result = infer(load_config(tmp_path / "lineage.toml"))
+    text = json.dumps(result.diagnostics.to_json())
+    assert "failed_statement" in text and "jane@example.com" not in text
+    assert not result.graph.edges()

@@ -281,8 +281,10 @@ class _Assembler:
     def _failed(self, line: int, text: str, rec: LogRecord) -> None:
         self.diags.add(
             "failed_statement", Severity.INFO,
-            f"statement failed ({rec.severity}: {_short(rec.message)}), so it gives no "
-            f"lineage: {_short(text)}", line, count_key="failed_statements")
+            # the statement itself stays out of the message: its literals may hold personal
+            # data or credentials, and file:line points to it
+            f"statement failed ({rec.severity}: {_short(rec.message)}), so it gives no lineage",
+            line, count_key="failed_statements")
 
     def _with_parameters(self, text: str, rec: LogRecord) -> str | None:
         """The statement with its bound values; None when they were cut short."""
