@@ -26,6 +26,9 @@ from .publish_helpers import (
     seed_demo,
 )
 
+# Real pyatlan over HTTP against the stand-in: integration tests, not the quick subset.
+pytestmark = pytest.mark.slow
+
 MERCHANTS_LOAD = f"s3://fintech-lake/exports/merchants/merchants.csv -> {SF_NS}/RAW.LANDING.MERCHANTS"
 
 

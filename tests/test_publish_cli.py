@@ -16,6 +16,9 @@ from s3lineage.testing.atlan_standin import AtlanStandIn
 
 from .publish_helpers import client_for, demo_copy, seed_demo
 
+# Real pyatlan over HTTP against the stand-in: integration tests, not the quick subset.
+pytestmark = pytest.mark.slow
+
 SECRET = "sk-s3lineage-test-9f8e7d6c5b4a"
 
 

@@ -16,6 +16,9 @@ from s3lineage.testing.atlan_standin import AtlanStandIn
 
 from .publish_helpers import client_for, column_lineage, demo_copy, graph_column_lineage, seed_demo
 
+# Real pyatlan over HTTP against the stand-in: integration tests, not the quick subset.
+pytestmark = pytest.mark.slow
+
 BULK = "/api/meta/entity/bulk"
 SEARCH = "/api/meta/search/indexsearch"
 
