@@ -23,7 +23,9 @@ DEFAULT_NAMESPACE = {
 
 _S3_URL = re.compile(r"^(?:s3|s3a|s3n)://([^/]+)/?(.*)$", re.IGNORECASE)
 # "aws s3 cp - s3://bucket/key" and friends: the first s3:// URL in a command line.
-_S3_IN_TEXT = re.compile(r"""s3a?://[A-Za-z0-9.\-_]+(?:/[^\s'"|;&)>]*)?""")
+# A shell substitution ($(…), `…`, $VAR) ends the literal part: what it expands to is
+# unknown, so the dataset is the key's literal prefix.
+_S3_IN_TEXT = re.compile(r"""s3a?://[A-Za-z0-9.\-_]+(?:/[^\s'"|;&)>$`]*)?""")
 
 
 def namespace_for(dialect: Dialect, namespace: str | None) -> str:

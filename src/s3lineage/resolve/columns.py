@@ -262,8 +262,10 @@ class _Tracer:
                     source = parent.sources.get(table)
                     parent = parent.parent
             return self._from_source(source, column.name) if source is not None else set()
-        # unqualified: only certain when the scope reads exactly one source
-        sources = [s for s in scope.sources.values()]
+        # unqualified: only certain when the scope reads exactly one source (its FROM/JOINs;
+        # scope.sources also lists the CTEs defined before it, which it may not read)
+        selected = [source for _, source in scope.selected_sources.values()]
+        sources = selected or list(scope.sources.values())
         if len(sources) == 1:
             return self._from_source(sources[0], column.name)
         if column.name:

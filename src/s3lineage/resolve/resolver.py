@@ -32,6 +32,7 @@ from s3lineage.resolve.schema import OverlayCatalog, SchemaProvider
 from s3lineage.resolve.shape import classify
 from s3lineage.resolve.sqlglot_adapter import (
     ParsedStatement,
+    DYNAMIC_NAME,
     exp,
     normalized_forms,
     parse_statement,
@@ -43,6 +44,12 @@ MAX_STATEMENT_CHARS = 1_000_000
 # only when the text hints at data movement, so logs full of BEGIN/SHOW stay quiet.
 _LINEAGE_HINT = re.compile(r"s3a?://|\bcopy\b|@[~%\w\"]|\binsert\b|\bmerge\b|\bexport\b|\bimport\b",
                            re.IGNORECASE)
+# DO [LANGUAGE x] $tag$ … $tag$: an anonymous PL/pgSQL block runs at once, and its body is
+# logged verbatim, literals included.
+_DO_BLOCK = re.compile(r"^\s*DO\s+(?:LANGUAGE\s+\w+\s+)?(\$\w*\$)(.*)\1\s*(?:LANGUAGE\s+\w+\s*)?$",
+                       re.IGNORECASE | re.DOTALL)
+_PLPGSQL_NOISE = re.compile(r"^\s*(?:DECLARE\b.*?\bBEGIN\b|BEGIN\b)\s*", re.IGNORECASE | re.DOTALL)
+_RUNNABLE = re.compile(r"^\s*(?:SELECT|WITH|COPY|INSERT|CREATE|UPDATE|MERGE)\b", re.IGNORECASE)
 _SET_CONFIG_PATH = re.compile(
     r"^\s*SELECT\s+(?:pg_catalog\.)?set_config\s*\(\s*'search_path'\s*,\s*'((?:[^']|'')*)'\s*,"
     r"\s*\w+\s*\)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
@@ -139,7 +146,7 @@ class Resolver:
         results: list[StatementResult] = []
         temps = temps if temps is not None else TempTables()
         session_only = False
-        for piece in split_statements(text, ctx.dialect):
+        for piece in _expand_do_blocks(split_statements(text, ctx.dialect), ctx.dialect):
             ctx, handled = _apply_session_statement(piece, ctx)
             if handled:
                 session_only = True
@@ -202,7 +209,8 @@ class Resolver:
                 Diagnostic("handler_error", Severity.ERROR,
                            f"{recognizer.handler} failed on this statement: "
                            f"{type(err).__name__}: {str(err)[:200]}"),))
-        return builder.build(recognizer.id)
+        resolution = builder.build(recognizer.id)
+        return _without_dynamic_names(resolution)
 
     def recognizer_for(self, ctx: ResolveContext, shape, text: str) -> Recognizer | None:
         for recognizer in self.recognizers:
@@ -277,6 +285,49 @@ class TempTables:
             if edge.target == source and (edge.kind is kind or kind is EdgeKind.INDIRECT):
                 found.extend(edge.sources)
         return found
+
+
+def _expand_do_blocks(pieces: list[str], dialect: Dialect) -> list[str]:
+    """Replace a ``DO $$ … $$`` block by the SQL statements its body runs
+    (``PERFORM x`` is ``SELECT x`` whose result is discarded)."""
+    if dialect is not Dialect.POSTGRES:
+        return pieces
+    expanded: list[str] = []
+    for piece in pieces:
+        match = _DO_BLOCK.match(piece)
+        if not match:
+            expanded.append(piece)
+            continue
+        for inner in split_statements(match.group(2), dialect):
+            inner = _PLPGSQL_NOISE.sub("", inner, count=1)
+            inner = re.sub(r"^\s*PERFORM\b", "SELECT", inner, flags=re.IGNORECASE)
+            if _RUNNABLE.match(inner):
+                expanded.append(inner.strip())
+    return expanded
+
+
+def _without_dynamic_names(res: Resolution) -> Resolution:
+    """Drop tables named by a variable (``IDENTIFIER($t)``): unknown until run time."""
+    def dynamic(ref: DatasetRef) -> bool:
+        return DYNAMIC_NAME in ref.name.lower()
+
+    if not any(dynamic(r) for r in (*res.inputs, *res.outputs)):
+        return res
+    return replace(
+        res,
+        inputs=tuple(r for r in res.inputs if not dynamic(r)),
+        outputs=tuple(r for r in res.outputs if not dynamic(r)),
+        column_edges=tuple(
+            replace(e, sources=tuple(c for c in e.sources if not dynamic(c.dataset)))
+            for e in res.column_edges
+            if not dynamic(e.target.dataset) and any(not dynamic(c.dataset) for c in e.sources)
+        ),
+        output_fields=tuple((d, f) for d, f in res.output_fields if not dynamic(d)),
+        diagnostics=(*res.diagnostics, Diagnostic(
+            "dynamic_identifier", Severity.WARNING,
+            "a table is named by a variable (IDENTIFIER($…)), only known at run time: it is left out")),
+        confidence=round(max(0.0, res.confidence - 0.3), 3),
+    )
 
 
 def _unrecognized(parsed: ParsedStatement, kind: str) -> Resolution:

@@ -102,13 +102,16 @@ def _rewrite_for_parser(sql: str, dialect: Dialect) -> str:
     """
     if dialect is not Dialect.POSTGRES:
         return sql
-    head = sql.lstrip()[:6].upper()
-    if head not in ("COPY", "CREATE") and not head.startswith("COPY"):
+    upper = sql.upper()
+    if "COPY" not in upper and "CREATE" not in upper:
         return sql
     try:
         tokens = tokenize(sql, dialect)
     except (TokenError, ValueError):
         return sql
+    if not tokens or tokens[0].token_type not in (TokenType.COPY, TokenType.CREATE):
+        return sql  # (comments before the statement are not tokens)
+    head = tokens[0].text.upper()
     edits: list[tuple[int, int, str]] = []  # (start, end exclusive, replacement)
     depth = 0
     for i, token in enumerate(tokens):
@@ -121,22 +124,29 @@ def _rewrite_for_parser(sql: str, dialect: Dialect) -> str:
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
         if depth == 0 and text == "PROGRAM" and i > 0 and tokens[i - 1].text.upper() in ("TO", "FROM") \
                 and nxt is not None and nxt.token_type in _STRING_TOKENS:
-            literal = sql[nxt.start : nxt.end + 1]
-            quote = literal.find("'")
-            if quote >= 0:
-                edits.append((token.start, nxt.end + 1,
-                              literal[: quote + 1] + PROGRAM_PREFIX + literal[quote + 1 :]))
+            # rebuilt from the token's (unescaped) content: '…', E'…' and $tag$…$tag$ alike
+            command = nxt.text.replace("'", "''")
+            edits.append((token.start, nxt.end + 1, f"'{PROGRAM_PREFIX}{command}'"))
+        elif head == "COPY" and kind is TokenType.TABLE and i > 0 \
+                and tokens[i - 1].token_type is TokenType.L_PAREN and depth == 1:
+            edits.append((token.start, token.end + 1, "SELECT * FROM"))  # COPY (TABLE t) TO …
+        elif head == "CREATE" and text == "ON" and nxt is not None and nxt.text.upper() == "COMMIT" \
+                and i + 2 < len(tokens):
+            last = tokens[i + 2]  # ON COMMIT DROP | DELETE ROWS | PRESERVE ROWS
+            if last.text.upper() in ("DELETE", "PRESERVE") and i + 3 < len(tokens):
+                last = tokens[i + 3]
+            edits.append((token.start, last.end + 1, ""))
         elif depth == 0 and text in ("STDOUT", "STDIN") and nxt is not None \
                 and nxt.token_type is TokenType.L_PAREN:
             edits.append((token.end + 1, token.end + 1, " WITH"))
         elif depth == 0 and kind is TokenType.WITH and nxt is not None and nxt.text.upper() in ("DATA", "NO") \
-                and head.startswith("CREATE"):
+                and head == "CREATE":
             end = nxt.end + 1
             if nxt.text.upper() == "NO" and i + 2 < len(tokens):
                 end = tokens[i + 2].end + 1
             edits.append((token.start, end, ""))
         elif depth == 0 and kind is TokenType.ALIAS and nxt is not None and nxt.token_type is TokenType.TABLE \
-                and head.startswith("CREATE") and i + 2 < len(tokens):
+                and head == "CREATE" and i + 2 < len(tokens):
             edits.append((nxt.start, nxt.end + 1, "SELECT * FROM"))
     for start, end, replacement in reversed(edits):
         sql = sql[:start] + replacement + sql[end:]
@@ -195,7 +205,31 @@ def parse_statement(sql: str, dialect: Dialect) -> ParsedStatement:
     trees = [t for t in trees if t is not None]
     if not trees:
         return ParsedStatement(sql, None, "empty statement")
-    return ParsedStatement(sql, trees[0])
+    return ParsedStatement(sql, _resolve_identifier_calls(trees[0], dialect))
+
+
+DYNAMIC_NAME = "s3lineage_dynamic_name"
+
+
+def _resolve_identifier_calls(tree: exp.Expr, dialect: Dialect) -> exp.Expr:
+    """Snowflake ``IDENTIFIER('db.sch.t')`` names a table as a string: make it a table.
+    ``IDENTIFIER($var)`` names one only known at run time: it becomes the placeholder
+    :data:`DYNAMIC_NAME`, which the resolver drops (with a diagnostic)."""
+    for table in list(tree.find_all(exp.Table)):
+        dynamic = table.this
+        if not isinstance(dynamic, exp.DynamicIdentifier):
+            continue
+        named = None
+        if isinstance(dynamic.this, exp.Literal) and dynamic.this.is_string:
+            try:
+                named = exp.to_table(dynamic.this.this, dialect=_dialect(dialect))
+            except (ParseError, TokenError, ValueError):
+                named = None
+        if named is None:
+            named = exp.to_table(DYNAMIC_NAME)
+        for key in ("this", "db", "catalog"):
+            table.set(key, named.args.get(key))
+    return tree
 
 
 def parse_expression(sql: str, dialect: Dialect) -> exp.Expr | None:

@@ -79,6 +79,10 @@ def target_table(node: exp.Expr, ctx: ResolveContext) -> tuple[DatasetRef, list[
         ] or None
         node = node.this
     assert isinstance(node, exp.Table)
+    alias = node.args.get("alias")
+    if columns is None and alias is not None and alias.args.get("columns"):
+        # Postgres INSERT INTO t AS x (a, b): the column list is parsed onto the alias
+        columns = [ctx.fold(c) or "" for c in alias.args["columns"] if isinstance(c, exp.Identifier)] or None
     return ctx.table_ref(ctx.table_parts(node)), columns
 
 

@@ -50,10 +50,14 @@ def _export_call(stmt: Statement, builder: Builder, call: exp.Anonymous) -> None
     positional, named = call_arguments(call)
     query_node = named.get("query", positional[0] if positional else None)
     rest = positional[1:]
-    if is_placeholder(query_node) or any(is_placeholder(a) for a in (*rest, *named.values())):
-        builder.diag("normalized_parameters", Severity.WARNING, _NORMALIZED_FIX, penalty=1.0)
-        return
     inner_sql = string_value(query_node)
+    if _has_placeholders(query_node, rest, named):
+        builder.diag("normalized_parameters", Severity.WARNING, _NORMALIZED_FIX, penalty=1.0)
+        if inner_sql is not None:  # the query is known, only the destination is not
+            parsed = parse_statement(inner_sql, stmt.ctx.dialect)
+            if parsed.tree is not None:
+                builder.absorb(trace_query(parsed.tree, builder.ctx))
+        return
     destination, options = _export_destination(rest, named)
     if inner_sql is None or destination is None:
         builder.diag(
@@ -65,6 +69,13 @@ def _export_call(stmt: Statement, builder: Builder, call: exp.Anonymous) -> None
         return
     builder.file_format = _format_of(options, destination.name)
     _export_query_text(stmt, builder, inner_sql, destination)
+
+
+def _has_placeholders(query: exp.Expr | None, rest: list[exp.Expr], named: dict[str, exp.Expr]) -> bool:
+    """``$1`` anywhere in the call (pg_stat_statements text, or a log line without DETAIL)."""
+    nodes = [n for n in (query, *rest, *named.values()) if n is not None]
+    return any(is_placeholder(n) or any(is_placeholder(p) for p in n.find_all(exp.Parameter, exp.Placeholder))
+               for n in nodes)
 
 
 def _export_destination(

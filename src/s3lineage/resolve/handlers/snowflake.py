@@ -111,7 +111,10 @@ def copy_load(stmt: Statement, builder: Builder) -> None:
     match_by = (_param_value(params.get("MATCH_BY_COLUMN_NAME")) or exp.Var(this="NONE")).name.upper()
     if match_by in ("CASE_SENSITIVE", "CASE_INSENSITIVE"):
         columns = insert_columns(builder, target, explicit)
+        from_metadata = _metadata_columns(params, stmt)  # INCLUDE_METADATA: not file fields
         for column in columns or ():
+            if column.upper() in from_metadata:
+                continue
             builder.add_edge(target, column, Projection(column, {ColumnRef(source, column)}, "identity"))
         return
     if fmt in _SEMI_STRUCTURED:
@@ -126,6 +129,18 @@ def copy_load(stmt: Statement, builder: Builder) -> None:
     columns = insert_columns(builder, target, explicit)
     for i, column in enumerate(columns or (), start=1):
         builder.add_edge(target, column, Projection(column, {ColumnRef(source, f"${i}")}, "positional"))
+
+
+def _metadata_columns(params: dict[str, exp.Expr], stmt: Statement) -> set[str]:
+    """Target columns that ``INCLUDE_METADATA = (col = METADATA$…)`` fills."""
+    value = _param_value(params.get("INCLUDE_METADATA"))
+    if value is None:
+        return set()
+    return {
+        (stmt.ctx.fold(eq.this.this) or eq.this.name).upper()
+        for eq in value.find_all(exp.EQ)
+        if isinstance(eq.this, exp.Column) and isinstance(eq.this.this, exp.Identifier)
+    }
 
 
 def _transform_load(

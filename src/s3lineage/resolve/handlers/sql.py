@@ -43,12 +43,8 @@ def insert(stmt: Statement, builder: Builder) -> None:
         builder.add_output(target)  # INSERT … VALUES: written, but from no upstream dataset
         return
     columns = insert_columns(builder, target, explicit)
-    with_ = tree.args.get("with_")
-    if with_ is not None and isinstance(source, exp.Query):
-        # WITH … INSERT INTO t SELECT …: the CTEs belong to the SELECT
-        source = source.copy()
-        for cte in with_.expressions:
-            source = source.with_(cte.alias, cte.this.copy())
+    if tree.args.get("with_") is not None and isinstance(source, exp.Select):
+        source = _with_ctes(source.copy(), tree)  # WITH … INSERT INTO t SELECT …
     lineage = trace_query(source, stmt.ctx)
     builder.absorb(lineage)
     builder.add_output(target)
@@ -151,6 +147,14 @@ def update(stmt: Statement, builder: Builder) -> None:
                       where=tree.args.get("where"))
 
 
+def _with_ctes(query: exp.Select, tree: exp.Expr) -> exp.Select:
+    """``WITH f AS (…) MERGE/UPDATE …``: the statement's CTEs belong to its source query."""
+    with_ = tree.args.get("with_")
+    for cte in with_.expressions if with_ is not None else []:
+        query = query.with_(cte.alias, cte.this.copy())
+    return query
+
+
 def _set_items(items: list[exp.Expr], stmt: Statement) -> list[tuple[str, exp.Expr]]:
     return [(_column_name(i.this, stmt), i.expression) for i in items if isinstance(i, exp.EQ)]
 
@@ -179,6 +183,7 @@ def _assignments_into(
         return
     query = exp.select(*[exp.alias_(expr.copy(), f"c{i}") for i, (_, expr) in enumerate(assignments)])
     query = query.from_(source.copy()).join(target_node.copy())
+    query = _with_ctes(query, stmt.tree)
     if where is not None:
         query.set("where", where.copy())
     lineage = trace_query(query, stmt.ctx)
@@ -188,7 +193,8 @@ def _assignments_into(
         projection.sources = {c for c in projection.sources if c.dataset != target}
     on = stmt.tree.args.get("on")
     if on is not None:
-        on_query = exp.select("1").from_(source.copy()).join(target_node.copy()).where(on.copy())
+        on_query = _with_ctes(exp.select("1").from_(source.copy()).join(target_node.copy()).where(on.copy()),
+                              stmt.tree)
         extra = trace_query(on_query, stmt.ctx)
         lineage.indirect |= {c for c in extra.indirect if c.dataset != target}
     builder.absorb(lineage)
