@@ -338,8 +338,23 @@ def _unrecognized(parsed: ParsedStatement, kind: str) -> Resolution:
     return Resolution(None)
 
 
+_TRANSACTION_CONTROL = re.compile(
+    r"^\s*(?:BEGIN(?:\s+(?:TRANSACTION|WORK|ISOLATION|READ|NOT|DEFERRABLE)\b.*)?\s*;?\s*$"
+    r"|START\s+TRANSACTION\b|COMMIT\b|END\s*;?\s*$|END\s+(?:TRANSACTION|WORK)\b|ROLLBACK\b|ABORT\b"
+    r"|SAVEPOINT\b|RELEASE\b|SET\s+(?:SESSION\s+CHARACTERISTICS|TRANSACTION|LOCAL\s+TRANSACTION)\b)",
+    re.IGNORECASE | re.DOTALL)
+
+
+def is_transaction_control(text: str) -> bool:
+    """BEGIN / COMMIT / SAVEPOINT …: no lineage, and some of them defeat the parser."""
+    return bool(_TRANSACTION_CONTROL.match(text))
+
+
 def _apply_session_statement(text: str, ctx: ResolveContext) -> tuple[ResolveContext, bool]:
-    """USE … (Snowflake) and SET search_path (Postgres) change the context of what follows."""
+    """USE … (Snowflake) and SET search_path (Postgres) change the context of what follows;
+    transaction control (BEGIN, COMMIT, SAVEPOINT …) is passed over."""
+    if is_transaction_control(text):
+        return ctx, True
     head = text.lstrip()[:20].upper()
     if head.startswith("USE"):
         parsed = parse_statement(text, ctx.dialect)
