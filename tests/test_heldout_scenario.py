@@ -77,24 +77,12 @@ PGSS_ROWS = (
 
 XFAIL: dict[str, str] = {
     # datasets
-    f"absent:{PG}shopdb.public.orders": PGSS_SEARCH_PATH,
-    f"absent:{S3}landing-v2/shipments/": PIPE_STAGE_NOW,
-    f"present:{LINES}": MATCH_BY_NAME_EXTRA,
-    f"present:{LTV}": MATCH_BY_NAME_EXTRA,
     # edges
-    f"edge:{SHIP} -> {SF}ECOM.LANDING.SHIPMENTS": PIPE_STAGE_NOW,
-    f"edge:{LINES} -> {SF}ECOM.LANDING.ORDER_LINES": MATCH_BY_NAME_EXTRA,
-    f"edge:{LTV} -> {SF}ECOM.SANDBOX.CUSTOMER_LTV": MATCH_BY_NAME_EXTRA,
     # column paths (index in expected.json)
-    "path:3": PIPE_STAGE_NOW,
-    "path:4": PIPE_STAGE_NOW,
     "reach:3": ROW_TO_JSON,
     # diagnostics
-    "forbidden:normalized_parameters": PGSS_NORMALIZED_DUP,
     "forbidden:s3_schema_drift": MATCH_BY_NAME_EXTRA + "; " + ROW_TO_JSON,
     "forbidden:unresolved_load": USER_STAGE_UNRESOLVED,
-    "forbidden:copy_history_only": COPY_HISTORY_ONLY_PIPE,
-    "required:s3_loaded_not_written": PIPE_STAGE_NOW,
     "loaded_only_fields:carrier": LOADED_ONLY_FIELDS,
     **{f"rows:{k}": PGSS_ROWS for k in EXPECTED["evidence_rows"] if k != "note"},
 }

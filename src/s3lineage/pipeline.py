@@ -237,7 +237,7 @@ def _changed(run: _Run, source: SourceConfig, path: Path) -> bool:
 
 def _read_statements(run: _Run, source: SourceConfig, live: LiveSource | None, cursor: Cursor | None) -> None:
     catalog = run.catalogs[source.namespace]
-    logged_query_ids: set[str] = set()
+    logged_query_ids = _LoggedStatements()
     if live is not None and cursor is not None:
         label = Path(f"<{source.name}>")
         pipes = getattr(live, "pipes", None)  # Snowflake: definitions of Snowpipe's COPYs
@@ -264,15 +264,15 @@ def _add_load(run: _Run, source: SourceConfig, load: CopyLoad) -> None:
 
 
 def _consume(run: _Run, source: SourceConfig, catalog: Catalog, path: Path,
-             events: Iterable[QueryEvent], logged_query_ids: set[str]) -> None:
+             events: Iterable[QueryEvent], logged_query_ids: _LoggedStatements) -> None:
     since = run.policy.since
     for event in _guarded_iter(run.report, path, lambda: events):
         if since is not None and event.time is not None and event.time < since:
             continue
         run.counts["statements"] += 1
-        if event.query_id and event.source.startswith("postgres:"):  # from a log file
-            logged_query_ids.add(event.query_id)
         fingerprint = normalized_forms(event.text, event.dialect)[0] if len(event.text) < 1_000_000 else ""
+        if event.source.startswith("postgres:"):  # from a log file
+            logged_query_ids.add(event.query_id, fingerprint)
         run.fingerprints.add(fingerprint)
         resolution = run.resolver.resolve_event(event, catalog, run.sessions.temps_for(event))
         run.diagnostics.extend(resolution.diagnostics, event.where)
@@ -281,6 +281,30 @@ def _consume(run: _Run, source: SourceConfig, catalog: Catalog, path: Path,
             run.builder.add_statement(event, resolution, fingerprint)
         if run.progress and run.counts["statements"] % 500 == 0:
             run.progress(path.name, run.counts["statements"])
+
+
+class _LoggedStatements:
+    """Statements the server log gave this run, so pg_stat_statements rows for the same
+    statements are not counted twice: matched by query id (``%Q`` / csvlog / jsonlog) or,
+    without one, by the normalized shape (pgss keeps ``$n`` where the log has literals)."""
+
+    def __init__(self) -> None:
+        self.query_ids: set[str] = set()
+        self.fingerprints: set[str] = set()
+
+    def add(self, query_id: str | None, fingerprint: str) -> None:
+        if query_id:
+            self.query_ids.add(query_id)
+        if fingerprint:
+            self.fingerprints.add(fingerprint)
+
+    def __contains__(self, query_id: object) -> bool:
+        return query_id in self.query_ids
+
+    def seen(self, query_id: str | None, text: str) -> bool:
+        if query_id and query_id in self.query_ids:
+            return True
+        return bool(self.fingerprints) and normalized_forms(text, Dialect.POSTGRES)[0] in self.fingerprints
 
 
 class _Sessions:
@@ -307,7 +331,7 @@ class _Sessions:
 
 
 def _event_streams(
-    run: _Run, source: SourceConfig, logged_query_ids: set[str]
+    run: _Run, source: SourceConfig, logged_query_ids: _LoggedStatements
 ) -> Iterator[tuple[Path, str, Iterator[QueryEvent]]]:
     """Per file, its events. Logs come before pg_stat_statements so that statements the
     log already recorded (same queryid) are not counted twice."""

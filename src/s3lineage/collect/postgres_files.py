@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Container, Iterator
+from typing import Protocol
 from pathlib import Path
 
 from s3lineage.collect import CollectReport
@@ -82,15 +83,29 @@ def has_normalized_aws_s3_call(text: str) -> bool:
     return False
 
 
+class LoggedStatements(Protocol):
+    """What the server log already gave in this run (the pipeline keeps it): by query id
+    when the log has one, else by the statement's normalized shape."""
+
+    def seen(self, query_id: str | None, text: str) -> bool: ...
+
+
+def _already_logged(logged: LoggedStatements | Container[str], query_id: str | None, text: str) -> bool:
+    if hasattr(logged, "seen"):
+        return logged.seen(query_id, text)  # type: ignore[union-attr]
+    return bool(query_id) and query_id in logged  # type: ignore[operator]
+
+
 def read_pg_stat_statements_csv(
     path: str | Path, *, namespace: str | None, default_database: str | None,
-    report: CollectReport, logged_query_ids: Container[str] = (),
+    report: CollectReport, logged_query_ids: LoggedStatements | Container[str] = (),
 ) -> Iterator[QueryEvent]:
     """Stream an export of pg_stat_statements as QueryEvents.
 
     Columns used (any case): ``query`` (required), ``queryid``, ``toplevel`` (rows with a
     false value are nested statements and skipped), ``usename``/``userid``, ``datname``,
-    ``calls``, ``rows``. Rows whose queryid is in ``logged_query_ids`` are skipped
+    ``calls``, ``rows``. Rows the server log already gave (``logged_query_ids``: query ids,
+    or a :class:`LoggedStatements` that also matches by shape) are skipped
     (counted as ``pgss_rows_in_logs``): the server log already gave each execution with
     its literals, and counting both would double the run counts. Raises InputError at
     once if the file cannot be read.
@@ -101,7 +116,7 @@ def read_pg_stat_statements_csv(
 
 def _pgss_events(path: Path, rows: Iterator[tuple[int, Row]], namespace: str | None,
                  default_database: str | None, report: CollectReport,
-                 logged_query_ids: Container[str] = ()) -> Iterator[QueryEvent]:
+                 logged_query_ids: LoggedStatements | Container[str] = ()) -> Iterator[QueryEvent]:
     source = f"pg_stat_statements:{path.name}"
     for line, row in rows:
         if not _is_toplevel(row.get("TOPLEVEL")):
@@ -110,7 +125,7 @@ def _pgss_events(path: Path, rows: Iterator[tuple[int, Row]], namespace: str | N
         text, query_id = cell(row, "QUERY"), cell(row, "QUERYID")
         if text is None:
             continue
-        if query_id and query_id in logged_query_ids:
+        if _already_logged(logged_query_ids, query_id, text):
             report.count("pgss_rows_in_logs")
             continue
         if has_normalized_aws_s3_call(text):

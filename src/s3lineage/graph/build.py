@@ -175,7 +175,7 @@ class GraphBuilder:
         if not stage_refs:
             yield {}, group.evidence
             return
-        times = sorted(group.times or [])
+        times = sorted([*(group.times or []), *self._pipe_load_times(resolution)])
         buckets: dict[tuple, tuple[dict, list[float]]] = {}
         for moment in times or [None]:
             when = datetime.fromtimestamp(moment, UTC) if moment is not None else group.evidence.last_seen
@@ -205,6 +205,19 @@ class GraphBuilder:
                                f"stage @{ref.name.split('/')[0]} has no URL (internal stage): no S3 lineage",
                                group.where)
             yield {ref: resolved for ref, (resolved, _) in mapping.items()}, evidence
+
+    def _pipe_load_times(self, resolution: Resolution) -> list[float]:
+        """When a pipe's loads ran (COPY_HISTORY): its stage resolves as it was then, not as
+        SHOW STAGES shows it now, nor when the pipe was created."""
+        if not resolution.pipe:
+            return []
+        pipe = resolution.pipe.upper()
+        return [
+            _aware(load.last_load_time).timestamp()
+            for loads in self._loads.values()
+            for load in loads
+            if load.pipe and load.pipe.upper() == pipe and load.last_load_time is not None
+        ]
 
     def _place(self, graph, group, mapping, evidence, writes, reads) -> None:
         res = group.resolution
@@ -466,15 +479,28 @@ def _covers(read: _Read, key: str) -> str | None:
 
 
 def _field_mapper(fields: list[str]):
-    """File field as a load names it (``$3``, ``EMAIL``, ``a.b``) → the dataset's field."""
+    """File field as a load names it (``$3``, ``EMAIL``, ``a.b``) → the dataset's field.
+
+    When the dataset's fields are known (an export's projection), a name or position they
+    do not have maps to nothing — a load's extra target column (``LOADED_AT``) is not a field
+    of the file. ``a.b`` maps to field ``a`` (a JSON object's member). Unknown fields (a
+    vendor feed nobody exports) keep the load's names.
+    """
     lowered = {f.lower(): f for f in fields}
 
-    def translate(name: str) -> str:
+    def translate(name: str) -> str | None:
         match = _POSITIONAL.match(name)
         if match:
             index = int(match.group(1))
-            return fields[index - 1] if 0 < index <= len(fields) else name
-        return lowered.get(name.lower(), name)
+            if 0 < index <= len(fields):
+                return fields[index - 1]
+            return None if fields else name
+        if not fields:
+            return name
+        found = lowered.get(name.lower())
+        if found is None and "." in name:
+            found = lowered.get(name.split(".", 1)[0].lower())
+        return found
 
     return translate
 

@@ -259,12 +259,18 @@ def normalized_forms(sql: str, dialect: Dialect) -> tuple[str, str]:
         folded = " ".join(sql.split())
         digest = _digest(folded)
         return digest, digest
+    while tokens and tokens[-1].token_type is TokenType.SEMICOLON:
+        tokens = tokens[:-1]  # "…;" as psql sends it and "…" as pg_stat_statements keeps it
     shape: list[str] = []
     keyed: list[str] = []
     previous = None
     previous_end = -2
     for token in tokens:
-        if token.token_type in _LITERAL_TOKENS:
+        if token.token_type is TokenType.NUMBER and previous is TokenType.PARAMETER \
+                and shape and shape[-1] == "$" and token.start == previous_end + 1:
+            shape[-1] = "?"  # $1 (a bound parameter) is a literal in the statement's shape
+            keyed.append(token.text)
+        elif token.token_type in _LITERAL_TOKENS:
             shape.append("?")
             keyed.append(f"{token.token_type.name}:{token.text}")
         elif token.token_type is TokenType.IDENTIFIER:  # quoted: exact
