@@ -79,10 +79,7 @@ XFAIL: dict[str, str] = {
     # datasets
     # edges
     # column paths (index in expected.json)
-    "reach:3": ROW_TO_JSON,
     # diagnostics
-    "forbidden:s3_schema_drift": MATCH_BY_NAME_EXTRA + "; " + ROW_TO_JSON,
-    "forbidden:unresolved_load": USER_STAGE_UNRESOLVED,
     "loaded_only_fields:carrier": LOADED_ONLY_FIELDS,
     **{f"rows:{k}": PGSS_ROWS for k in EXPECTED["evidence_rows"] if k != "note"},
 }

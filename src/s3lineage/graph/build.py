@@ -389,6 +389,12 @@ class GraphBuilder:
                     continue
                 url = self._load_url(namespace, load)
                 ref = s3_ref(url) if url else None
+                location = (load.stage_location or "").strip()
+                if ref is None and location.startswith(("@~", "@%")):
+                    self._diag("internal_stage", Severity.INFO,
+                               f"{table} loaded {load.file_name!r} from {location} (Snowflake-internal "
+                               "storage fed by PUT): no S3 lineage", load.location)
+                    continue
                 if ref is None:
                     self._diag("unresolved_load", Severity.WARNING,
                                f"COPY_HISTORY file {load.file_name!r} into {table}: stage location "

@@ -19,6 +19,7 @@ from s3lineage.resolve.context import ResolveContext
 from s3lineage.resolve.schema import OverlayCatalog
 from s3lineage.resolve.sqlglot_adapter import (
     Scope,
+    sql_of,
     exp,
     make_schema,
     qualify_query,
@@ -334,6 +335,36 @@ class _Tracer:
         return found
 
 
+def _written_names(tree: exp.Expr, ctx: ResolveContext) -> list[str] | None:
+    """Output names as the database would give them to unaliased expressions (sqlglot's
+    qualifier calls them ``_col_N``): Postgres names a call after its function (``count``)
+    or ``?column?``; Snowflake uses the expression's text (``COUNT(*)``). None with a star."""
+    while isinstance(tree, exp.SetOperation):
+        tree = tree.this
+    if not isinstance(tree, exp.Select) or any(
+            isinstance(p, exp.Star) or (isinstance(p, exp.Column) and p.is_star) for p in tree.selects):
+        return None
+    names = []
+    for projection in tree.selects:
+        if isinstance(projection, exp.Alias):
+            names.append(projection.alias)
+        elif isinstance(projection, exp.Column):
+            names.append(projection.name)
+        elif ctx.dialect is Dialect.SNOWFLAKE:
+            names.append(sql_of(projection, ctx.dialect).upper())
+        else:
+            node = projection.this if isinstance(projection, (exp.Cast, exp.TryCast)) else projection
+            if isinstance(node, exp.Column):
+                names.append(node.name)
+            elif isinstance(node, exp.Anonymous):
+                names.append(node.name.lower())
+            elif isinstance(node, exp.Func):
+                names.append(node.sql_name().lower())
+            else:
+                names.append("?column?")
+    return names
+
+
 def _inside_lateral_named(scope: Scope, alias: str) -> bool:
     parent = scope.parent
     while parent is not None:
@@ -382,6 +413,7 @@ def trace_query(query: exp.Expr, ctx: ResolveContext) -> QueryLineage:
     stage_lineage = _stage_only_select(tree, ctx)
     if stage_lineage is not None:
         return stage_lineage
+    written_names = _written_names(tree, ctx)  # before qualify renames _col_0 etc.
     refs = _register_tables(tree, ctx)
     lineage = QueryLineage(inputs=list(refs.inputs), internal_stages=refs.internal_stages)
     for name in refs.missing:
@@ -408,6 +440,8 @@ def trace_query(query: exp.Expr, ctx: ResolveContext) -> QueryLineage:
     tracer = _Tracer(refs, ctx)
     expression = root.expression
     names = _left_names(expression)
+    if written_names is not None and len(written_names) == len(names):
+        names = [w if n.lower().startswith("_col_") else n for n, w in zip(names, written_names, strict=True)]
     for index, name in enumerate(names):
         if name == "*" or not name:
             lineage.complete = False

@@ -180,7 +180,34 @@ def _export_query_text(stmt: Statement, builder: Builder, inner_sql: str, target
     _export_query(builder, parsed.tree, target)
 
 
+_JSON_ROW = {"row_to_json", "to_json", "to_jsonb"}
+_JSON_OBJECT = {"json_build_object", "jsonb_build_object"}
+
+
+def _json_document_fields(query: exp.Expr) -> exp.Expr:
+    """``SELECT row_to_json(p) FROM (…) p`` / ``json_build_object('k', v, …)`` writes one JSON
+    document per row: the file's fields are the document's keys, so trace those instead."""
+    if not isinstance(query, exp.Select) or len(query.selects) != 1:
+        return query
+    node = query.selects[0]
+    node = node.this if isinstance(node, exp.Alias) else node
+    if not isinstance(node, exp.Anonymous):
+        return query
+    name, args = function_name(node), node.expressions
+    if name in _JSON_ROW and len(args) == 1 and isinstance(args[0], exp.Column) and not args[0].table:
+        # the whole row of a FROM item: its columns are the keys
+        return query.copy().select(exp.Column(this=exp.Star(), table=exp.to_identifier(args[0].name)),
+                                   append=False)
+    if name in _JSON_OBJECT and len(args) % 2 == 0 and args:
+        pairs = [(string_value(k), v) for k, v in zip(args[::2], args[1::2], strict=True)]
+        if all(key for key, _ in pairs):
+            return query.copy().select(*[exp.alias_(v.copy(), key, quoted=True) for key, v in pairs],
+                                       append=False)
+    return query
+
+
 def _export_query(builder: Builder, query: exp.Expr, target: DatasetRef) -> None:
+    query = _json_document_fields(query)
     lineage = trace_query(query, builder.ctx)
     builder.absorb(lineage)
     builder.add_output(target)
