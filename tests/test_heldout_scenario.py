@@ -38,49 +38,13 @@ PAY = S3 + "landing/payments/payments_{date}.json.gz"
 LTV = S3 + "marts/customer_ltv/"
 
 # ---------------------------------------------------------------- known s3lineage bugs
-PIPE_STAGE_NOW = (
-    "Snowpipe definition from pipes_file is resolved with the stage URL of SHOW STAGES "
-    "(re-pointed later to landing-v2/) instead of the definition in force when COPY_HISTORY "
-    "says the pipe loaded (landing/): a phantom s3://…/landing-v2/shipments/ dataset gets the "
-    "pipe's $n mapping and the real load edge has no columns")
-PGSS_SEARCH_PATH = (
-    "pg_stat_statements COPY rows are resolved again with the default search_path (public) "
-    "although the same execution was read from the stderr log (which had SET search_path TO "
-    "sales): phantom shopdb.public.orders export edge")
-PGSS_NORMALIZED_DUP = (
-    "normalized_parameters is raised for pg_stat_statements rows whose executions (with "
-    "literals) were read from the stderr log; the match seems to need a query id (%Q), which "
-    "the documented prefix advice (%c or %p) does not require")
-MATCH_BY_NAME_EXTRA = (
-    "MATCH_BY_COLUMN_NAME load invents a file field for every target column the file lacks "
-    "(LOADED_AT, REFRESHED_AT): the S3 dataset's fields stop being the export's projection, a "
-    "fake column edge appears, and [s3] then reports false s3_schema_drift")
-ROW_TO_JSON = (
-    "COPY (SELECT row_to_json(p) FROM (SELECT …) p): the export's fields are not the keys of "
-    "p; the S3 dataset gets sqlglot's internal '_col_0' plus the load's $1:field names, the "
-    "export edge has no column mappings, and [s3] reports false drift 'missing _col_0'")
-USER_STAGE_UNRESOLVED = (
-    "a COPY_HISTORY row from the user stage @~ is reported as unresolved_load ('stage location "
-    "… is unknown', warning) although it is internal storage (internal_stage, info)")
-LOADED_ONLY_FIELDS = (
-    "a parquet MATCH_BY_COLUMN_NAME load from a vendor prefix gives the S3 dataset the "
-    "target's column names (alphabetical, upper case) and [s3]'s real Parquet schema never "
-    "replaces them (docs/s3.md: files nobody exported get the names their file has)")
-COPY_HISTORY_ONLY_PIPE = (
-    "copy_history_only says no COPY statement was read for the Snowpipe load although the "
-    "pipe's definition was read from pipes_file")
 PGSS_ROWS = (
     "the export edge of a COPY read from the logs carries no evidence.rows although "
-    "pg_stat_statements reported the COPY's rows (107/140/90), so s3_row_count_mismatch cannot "
-    "check Postgres exports; for the stderr-logged orders export the rows went to the phantom "
-    "shopdb.public.orders edge instead")
+    "pg_stat_statements reported the COPY's rows (107/140/90): a pg_stat_statements row the log "
+    "already gave is skipped whole (its cumulative counts cannot be split per execution), so "
+    "s3_row_count_mismatch cannot check Postgres exports read from logs")
 
 XFAIL: dict[str, str] = {
-    # datasets
-    # edges
-    # column paths (index in expected.json)
-    # diagnostics
-    "loaded_only_fields:carrier": LOADED_ONLY_FIELDS,
     **{f"rows:{k}": PGSS_ROWS for k in EXPECTED["evidence_rows"] if k != "note"},
 }
 

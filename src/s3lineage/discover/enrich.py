@@ -195,25 +195,29 @@ def _members(node: DatasetNode, parts: list[tuple[str, dict[str, Any]]],
 
 
 def _real_fields(graph: LineageGraph, node: DatasetNode) -> None:
-    """Positional fields ($1…) of a file nobody described get the names its header has;
-    the column mappings of the edges that read it follow."""
+    """Files nobody we read writes get the field names their files have: positions ($1…)
+    and the names a load guessed (MATCH_BY_COLUMN_NAME gives the *target's* names) become
+    the header's / schema's names, and the column mappings of the edges that read them
+    follow. A field the files do not have is no field: mappings from it are dropped."""
     names = node.metadata.get("schema")
     if not names or not node.metadata.get("schema_header"):
         return
-    if node.fields and not all(_POSITIONAL.match(f) for f in node.fields):
-        return
     if graph.g.in_degree(node.id) and node.fields:
-        return
+        return  # an export names the fields: drift is reported, not renamed
+    lowered = {n.lower(): n for n in names}
 
-    def rename(field: str) -> str:
+    def rename(field: str) -> str | None:
         match = _POSITIONAL.match(field)
-        if match and 0 < int(match.group(1)) <= len(names):
-            return names[int(match.group(1)) - 1]
-        return field
+        if match:
+            index = int(match.group(1))
+            return names[index - 1] if 0 < index <= len(names) else None
+        return lowered.get(field.lower())
 
-    node.fields = [*names, *(rename(f) for f in node.fields if rename(f) not in names)]
+    node.fields = list(names)
     for _, _, data in graph.g.out_edges(node.id, data=True):
         edge = data["edge"]
         for mapping in edge.columns.values():
-            mapping.sources = {(d, rename(f) if d == node.id else f) for d, f in mapping.sources}
-        edge.indirect = {(d, rename(f) if d == node.id else f) for d, f in edge.indirect}
+            mapping.sources = {(d, r) for d, f in mapping.sources
+                               for r in [rename(f) if d == node.id else f] if r}
+        edge.columns = {t: m for t, m in edge.columns.items() if m.sources}
+        edge.indirect = {(d, r) for d, f in edge.indirect for r in [rename(f) if d == node.id else f] if r}
