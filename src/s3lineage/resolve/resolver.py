@@ -268,23 +268,43 @@ class TempTables:
         edges = []
         for edge in res.column_edges:
             sources: list[ColumnRef] = []
+            transform = edge.transform
             for source in edge.sources:
-                for upstream in self._upstream(source, edge.kind):
-                    if upstream not in sources:
-                        sources.append(upstream)
+                upstream_edges = self._upstream(source, edge.kind)
+                for upstream in upstream_edges:
+                    for ref in upstream.sources:
+                        if ref not in sources:
+                            sources.append(ref)
+                    # identity through the temp table keeps what the temp table did
+                    if transform == "identity" and upstream.transform != "identity":
+                        transform = upstream.transform
             if sources:
-                edges.append(ColumnEdge(edge.target, tuple(sources), edge.kind, edge.transform))
-        return replace(res, inputs=tuple(inputs), column_edges=tuple(edges))
+                edges.append(ColumnEdge(edge.target, tuple(sources), edge.kind, transform))
+        edges.extend(self._indirect_through(res))
+        return replace(res, inputs=tuple(inputs), column_edges=tuple(dict.fromkeys(edges)))
 
-    def _upstream(self, source: ColumnRef, kind: EdgeKind) -> list[ColumnRef]:
+    def _upstream(self, source: ColumnRef, kind: EdgeKind) -> list[ColumnEdge]:
+        """The temp table's own edges into ``source`` (or ``source`` itself, as an edge)."""
         definition = self._defs.get(source.dataset)
         if definition is None:
-            return [source]
-        found: list[ColumnRef] = []
-        for edge in definition.column_edges:
-            if edge.target == source and (edge.kind is kind or kind is EdgeKind.INDIRECT):
-                found.extend(edge.sources)
-        return found
+            return [ColumnEdge(source, (source,), kind, "identity")]
+        return [edge for edge in definition.column_edges
+                if edge.target == source and (edge.kind is kind or kind is EdgeKind.INDIRECT)]
+
+    def _indirect_through(self, res: Resolution) -> list[ColumnEdge]:
+        """Rows a temp table kept because of its filters/joins: those keys stay indirect
+        sources of what the statement reading it writes."""
+        keys: list[ColumnRef] = []
+        for ref in res.inputs:
+            definition = self._defs.get(ref)
+            for edge in definition.column_edges if definition else ():
+                if edge.kind is EdgeKind.INDIRECT:
+                    keys.extend(k for k in edge.sources if k not in keys)
+        if not keys:
+            return []
+        targets = {e.target for e in res.column_edges if e.kind is EdgeKind.DIRECT}
+        return [ColumnEdge(t, tuple(keys), EdgeKind.INDIRECT, "filter") for t in sorted(
+            targets, key=lambda c: (c.dataset.name, c.column))]
 
 
 def _expand_do_blocks(pieces: list[str], dialect: Dialect) -> list[str]:
@@ -331,7 +351,7 @@ def _without_dynamic_names(res: Resolution) -> Resolution:
 
 
 def _unrecognized(parsed: ParsedStatement, kind: str) -> Resolution:
-    if isinstance(parsed.tree, exp.Command) or _LINEAGE_HINT.search(parsed.text):
+    if _LINEAGE_HINT.search(parsed.text):
         return Resolution(None, confidence=0.0, diagnostics=(
             Diagnostic("unsupported_statement", Severity.INFO,
                        f"no recognizer for this {kind} statement"),))
