@@ -18,6 +18,16 @@ from s3lineage.model import DatasetKind, DatasetRef, QueryEvent
 MAX_LISTED = 20  # query ids / locations kept per edge: evidence, not a log copy
 
 
+def _widen(span: Evidence | Member, when: datetime | None) -> None:
+    """Stretch ``first_seen``/``last_seen`` of ``span`` to include ``when``."""
+    if when is None:
+        return
+    if span.first_seen is None or when < span.first_seen:
+        span.first_seen = when
+    if span.last_seen is None or when > span.last_seen:
+        span.last_seen = when
+
+
 def system_of(ref: DatasetRef) -> str:
     if ref.kind is DatasetKind.S3:
         return "s3"
@@ -60,12 +70,7 @@ class Evidence:
             self.rows = (self.rows or 0) + rows
 
     def seen_at(self, when: datetime | None) -> None:
-        if when is None:
-            return
-        if self.first_seen is None or when < self.first_seen:
-            self.first_seen = when
-        if self.last_seen is None or when > self.last_seen:
-            self.last_seen = when
+        _widen(self, when)
 
     def merge(self, other: Evidence) -> None:
         self.collectors |= other.collectors
@@ -149,12 +154,7 @@ class Member:
     etag: str | None = None
 
     def seen_at(self, when: datetime | None) -> None:
-        if when is None:
-            return
-        if self.first_seen is None or when < self.first_seen:
-            self.first_seen = when
-        if self.last_seen is None or when > self.last_seen:
-            self.last_seen = when
+        _widen(self, when)
 
 
 @dataclass(slots=True)
