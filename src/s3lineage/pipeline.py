@@ -270,11 +270,12 @@ def _consume(run: _Run, source: SourceConfig, catalog: Catalog, path: Path,
         if since is not None and event.time is not None and event.time < since:
             continue
         run.counts["statements"] += 1
-        fingerprint = normalized_forms(event.text, event.dialect)[0] if len(event.text) < 1_000_000 else ""
+        resolution, fingerprint = run.resolver.resolve_event_fingerprinted(
+            event, catalog, run.sessions.temps_for(event))
         if event.source.startswith("postgres:"):  # from a log file
             logged_query_ids.add(event.query_id, fingerprint)
-        run.fingerprints.add(fingerprint)
-        resolution = run.resolver.resolve_event(event, catalog, run.sessions.temps_for(event))
+        if fingerprint:
+            run.fingerprints.add(fingerprint)
         run.diagnostics.extend(resolution.diagnostics, event.where)
         if resolution.outputs or resolution.stage_url:
             run.counts["lineage_statements"] += 1

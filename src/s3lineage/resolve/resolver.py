@@ -108,6 +108,15 @@ class Resolver:
         temps: TempTables | None = None,
     ) -> Resolution:
         """Resolve a collected statement; ``temps`` carries its session's temp tables."""
+        return self.resolve_event_fingerprinted(event, catalog, temps)[0]
+
+    def resolve_event_fingerprinted(
+        self,
+        event: QueryEvent,
+        catalog: SchemaProvider | None = None,
+        temps: TempTables | None = None,
+    ) -> tuple[Resolution, str]:
+        """The resolution and the statement's fingerprint (its shape), computed once."""
         ctx = ResolveContext.create(
             event.dialect,
             namespace=event.namespace,
@@ -116,7 +125,10 @@ class Resolver:
             search_path=event.search_path,
             catalog=catalog,
         )
-        return self.resolve_text(event.text, ctx, temps)
+        results = self.resolve_script(event.text, ctx, temps)
+        prints = [r.fingerprint for r in results if r.fingerprint]
+        fingerprint = prints[0] if len(prints) == 1 else "+".join(prints)[:200]
+        return merge_results([r.resolution for r in results]), fingerprint
 
     def resolve_text(
         self, text: str | bytes, ctx: ResolveContext, temps: TempTables | None = None
