@@ -148,3 +148,13 @@ def test_without_logs_normalized_exports_are_reported_not_guessed(tmp_path):
     assert all(e.kind == "export" for e in result.graph.edges())
     assert {e.target for e in result.graph.edges()} == {
         LAKE + "exports/transactions/{date_path}/part-{n}.csv"}  # COPY text is never normalized
+
+
+def test_copy_row_counts_from_pg_stat_statements_reach_the_logged_export(demo):
+    """Logs report no row counts; pg_stat_statements does (for COPY, not for the aws_s3
+    function, whose `rows` is its one result row): they go to the executions the log gave."""
+    edge = demo.graph.g.edges[PG + "transactions", LAKE + "exports/transactions/{date_path}/part-{n}.csv"]["edge"]
+    assert edge.evidence.rows == 1000 and edge.evidence.run_count == 2
+    users = demo.graph.g.edges[PG + "users", LAKE + "exports/users/dt={dt}/users.csv"]["edge"]
+    assert users.evidence.rows is None
+    assert "s3_row_count_mismatch" not in demo.diagnostics.codes()

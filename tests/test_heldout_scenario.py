@@ -38,15 +38,8 @@ PAY = S3 + "landing/payments/payments_{date}.json.gz"
 LTV = S3 + "marts/customer_ltv/"
 
 # ---------------------------------------------------------------- known s3lineage bugs
-PGSS_ROWS = (
-    "the export edge of a COPY read from the logs carries no evidence.rows although "
-    "pg_stat_statements reported the COPY's rows (107/140/90): a pg_stat_statements row the log "
-    "already gave is skipped whole (its cumulative counts cannot be split per execution), so "
-    "s3_row_count_mismatch cannot check Postgres exports read from logs")
-
-XFAIL: dict[str, str] = {
-    **{f"rows:{k}": PGSS_ROWS for k in EXPECTED["evidence_rows"] if k != "note"},
-}
+# (checks s3lineage fails are listed here as xfail(strict=True) with the reason; none now)
+XFAIL: dict[str, str] = {}
 
 
 def case(kind: str, key: str, values=None):

@@ -38,7 +38,7 @@ from s3lineage.graph.build import GraphBuilder
 from s3lineage.graph.checks import check_graph
 from s3lineage.graph.fold import Folder
 from s3lineage.graph.model import LineageGraph
-from s3lineage.model import Diagnostic, Dialect, QueryEvent, Severity
+from s3lineage.model import Diagnostic, Dialect, QueryEvent, Resolution, Severity
 from s3lineage.resolve.resolver import Resolver, TempTables
 from s3lineage.resolve.schema import Catalog
 from s3lineage.resolve.sqlglot_adapter import normalized_forms
@@ -269,11 +269,14 @@ def _consume(run: _Run, source: SourceConfig, catalog: Catalog, path: Path,
     for event in _guarded_iter(run.report, path, lambda: events):
         if since is not None and event.time is not None and event.time < since:
             continue
+        if event.source.startswith("pg_stat_statements:") and logged_query_ids.seen(event.query_id, event.text):
+            logged_query_ids.attribute_rows(run.builder, event)  # the log gave its runs
+            continue
         run.counts["statements"] += 1
         resolution, fingerprint = run.resolver.resolve_event_fingerprinted(
             event, catalog, run.sessions.temps_for(event))
         if event.source.startswith("postgres:"):  # from a log file
-            logged_query_ids.add(event.query_id, fingerprint)
+            logged_query_ids.add(event.query_id, fingerprint, resolution)
         if fingerprint:
             run.fingerprints.add(fingerprint)
         run.diagnostics.extend(resolution.diagnostics, event.where)
@@ -292,12 +295,29 @@ class _LoggedStatements:
     def __init__(self) -> None:
         self.query_ids: set[str] = set()
         self.fingerprints: set[str] = set()
+        # which lineage statements the log gave under each key, for pgss's row counts
+        self._lineage: dict[str, list[Resolution]] = {}
 
-    def add(self, query_id: str | None, fingerprint: str) -> None:
-        if query_id:
-            self.query_ids.add(query_id)
-        if fingerprint:
-            self.fingerprints.add(fingerprint)
+    def add(self, query_id: str | None, fingerprint: str, resolution: Resolution | None = None) -> None:
+        for key in (f"q:{query_id}" if query_id else "", f"f:{fingerprint}" if fingerprint else ""):
+            if not key:
+                continue
+            (self.query_ids if key.startswith("q:") else self.fingerprints).add(key[2:])
+            if resolution is not None and resolution.outputs:
+                known = self._lineage.setdefault(key, [])
+                if resolution not in known:
+                    known.append(resolution)
+
+    def attribute_rows(self, builder: GraphBuilder, event: QueryEvent) -> None:
+        """pg_stat_statements' rows of statements the log gave (logs report no row counts),
+        shared out by how often each logged statement ran."""
+        if not event.rows:
+            return
+        targets = self._lineage.get(f"q:{event.query_id}") if event.query_id else None
+        if not targets:
+            targets = self._lineage.get(f"f:{normalized_forms(event.text, Dialect.POSTGRES)[0]}")
+        if targets:
+            builder.add_rows(targets, event.rows)
 
     def __contains__(self, query_id: object) -> bool:
         return query_id in self.query_ids

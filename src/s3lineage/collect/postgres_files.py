@@ -105,10 +105,10 @@ def read_pg_stat_statements_csv(
     Columns used (any case): ``query`` (required), ``queryid``, ``toplevel`` (rows with a
     false value are nested statements and skipped), ``usename``/``userid``, ``datname``,
     ``calls``, ``rows``. Rows the server log already gave (``logged_query_ids``: query ids,
-    or a :class:`LoggedStatements` that also matches by shape) are skipped
-    (counted as ``pgss_rows_in_logs``): the server log already gave each execution with
-    its literals, and counting both would double the run counts. Raises InputError at
-    once if the file cannot be read.
+    or a :class:`LoggedStatements` that also matches by shape) are counted as
+    ``pgss_rows_in_logs`` and yielded anyway: the caller must not count their runs twice
+    (the log gave each execution with its literals), but their ``rows`` — which logs do not
+    report — belong to those executions. Raises InputError at once if the file cannot be read.
     """
     rows = _rows(path, report, ("QUERY",))
     return _pgss_events(Path(path), rows, namespace, default_database, report, logged_query_ids)
@@ -125,10 +125,12 @@ def _pgss_events(path: Path, rows: Iterator[tuple[int, Row]], namespace: str | N
         text, query_id = cell(row, "QUERY"), cell(row, "QUERYID")
         if text is None:
             continue
-        if _already_logged(logged_query_ids, query_id, text):
+        logged = _already_logged(logged_query_ids, query_id, text)
+        if logged:
+            # still yielded: the caller must not count its runs again, but its rows (which
+            # the log does not report) belong to the logged executions
             report.count("pgss_rows_in_logs")
-            continue
-        if has_normalized_aws_s3_call(text):
+        elif has_normalized_aws_s3_call(text):
             report.count("normalized_parameters")
             report.add("normalized_parameters", Severity.WARNING,
                        f"queryid {query_id}: {_NORMALIZED_FIX}", f"{path}:{line}")
@@ -138,9 +140,18 @@ def _pgss_events(path: Path, rows: Iterator[tuple[int, Row]], namespace: str | N
             query_id=query_id, user=cell(row, "USENAME", "ROLNAME", "USERID"),
             # dbid alone is an oid, not a name: fall back on the configured database
             default_database=cell(row, "DATNAME") or default_database,
-            calls=parse_int(row.get("CALLS")) or 1, rows=parse_int(row.get("ROWS")),
+            calls=parse_int(row.get("CALLS")) or 1, rows=_moved_rows(text, row),
             namespace=namespace,
         )
+
+
+def _moved_rows(text: str, row: Row) -> int | None:
+    """pg_stat_statements ``rows`` as rows moved: for COPY, INSERT … it is what was copied or
+    written; for a SELECT (``SELECT * FROM aws_s3.query_export_to_s3(…)``) it is the result
+    rows — one per call — not the rows exported, so it says nothing."""
+    if re.match(r"\s*(?:/\*.*?\*/\s*|--[^\n]*\n\s*)*SELECT\b", text, re.IGNORECASE | re.DOTALL):
+        return None
+    return parse_int(row.get("ROWS"))
 
 
 def _is_toplevel(value: object) -> bool:

@@ -128,6 +128,18 @@ class GraphBuilder:
         if resolution.pipe:
             self._pipes[(event.namespace or "", resolution.pipe.upper())] = (resolution, group.evidence)
 
+    def add_rows(self, resolutions: list[Resolution], rows: int) -> None:
+        """Rows reported elsewhere (pg_stat_statements) for runs these statements' groups
+        already counted, shared out by run count."""
+        groups = [self._groups[r] for r in resolutions if r in self._groups]
+        runs = sum(g.evidence.run_count for g in groups)
+        given = 0
+        for i, group in enumerate(groups):
+            share = rows - given if i == len(groups) - 1 else rows * group.evidence.run_count // max(runs, 1)
+            given += share
+            group.evidence.add_rows(share)
+            group.dirty = True
+
     def add_group(self, group: StatementGroup) -> None:
         """A group loaded from the state store (statements of earlier runs)."""
         group.dirty = False
