@@ -14,7 +14,6 @@ from typing import Any
 
 from s3lineage.model import QueryEvent, Resolution
 from s3lineage.resolve.resolver import Resolver
-from s3lineage.resolve.sqlglot_adapter import normalized_forms
 
 MAX_TEXT = 100_000  # longer statements are cut: a process shows a statement, not a dump
 MAX_SHAPES = 50_000  # memory bound for huge histories
@@ -27,10 +26,10 @@ class StatementRecorder(Resolver):
         super().__init__(*args, **kwargs)
         self.statements: dict[str, str] = {}
 
-    def resolve_event(self, event: QueryEvent, catalog: Any = None, temps: Any = None) -> Resolution:
-        resolution = super().resolve_event(event, catalog, temps)
+    def resolve_event_fingerprinted(self, event: QueryEvent, catalog: Any = None,
+                                    temps: Any = None) -> tuple[Resolution, str]:
+        resolution, fingerprint = super().resolve_event_fingerprinted(event, catalog, temps)
         if resolution.outputs and len(self.statements) < MAX_SHAPES and len(event.text) < 1_000_000:
             # the same fingerprint the pipeline puts into the edge's evidence
-            fingerprint = normalized_forms(event.text, event.dialect)[0]
             self.statements.setdefault(fingerprint, event.text[:MAX_TEXT])
-        return resolution
+        return resolution, fingerprint
