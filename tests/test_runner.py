@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import re
 import shutil
 import subprocess
@@ -15,6 +14,7 @@ from s3lineage.cli import main
 from s3lineage.runner import run
 from s3lineage.state.store import StateBusy, StateLock, StateStore
 
+from .audit_helpers import append_query  # a fresh QUERY_HISTORY export row
 from .conftest import FIXTURES, ROOT
 
 
@@ -24,19 +24,6 @@ def demo(tmp_path):
     config = tmp_path / "demo" / "lineage.toml"
     config.write_text(config.read_text() + '\n[state]\npath = "state/state.db"\nretention_days = 30\n')
     return config
-
-
-def append_query(config, query_id, text, query_type="INSERT", time="2025-01-20 02:00:00.000 +0000"):
-    """Add a QUERY_HISTORY row the way a fresh export would (header-driven)."""
-    history = config.parent / "snowflake" / "query_history.csv"
-    with history.open(newline="") as f:
-        header = next(csv.reader(f))
-    row = dict.fromkeys(header, "") | {
-        "QUERY_ID": query_id, "QUERY_TEXT": text, "DATABASE_NAME": "RAW", "SCHEMA_NAME": "LANDING",
-        "QUERY_TYPE": query_type, "EXECUTION_STATUS": "SUCCESS", "START_TIME": time, "END_TIME": time,
-        "USER_NAME": "LOADER_SVC"}
-    with history.open("a", newline="") as f:
-        csv.DictWriter(f, header).writerow(row)
 
 
 def _edges(report):
