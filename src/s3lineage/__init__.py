@@ -25,4 +25,4 @@ def run(config_path: Any, **options: Any) -> RunReport:
     return _run(config_path, **options)
 
 
-__all__ = ["run", "__version__"]
+__all__ = ["__version__", "run"]

@@ -11,7 +11,7 @@ they are shown redacted unless a user asks for literals.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 

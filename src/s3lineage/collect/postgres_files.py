@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Container, Iterator
-from typing import Protocol
 from pathlib import Path
+from typing import Protocol
 
 from s3lineage.collect import CollectReport
 from s3lineage.collect.postgres_logs import SQL_TOKENS

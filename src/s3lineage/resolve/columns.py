@@ -19,11 +19,11 @@ from s3lineage.resolve.context import ResolveContext
 from s3lineage.resolve.schema import OverlayCatalog
 from s3lineage.resolve.sqlglot_adapter import (
     Scope,
-    sql_of,
     exp,
     make_schema,
     qualify_query,
     scope_of,
+    sql_of,
 )
 
 _PAD = "__default__"

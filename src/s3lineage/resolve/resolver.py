@@ -31,8 +31,8 @@ from s3lineage.resolve.handlers import HANDLERS, Statement
 from s3lineage.resolve.schema import OverlayCatalog, SchemaProvider
 from s3lineage.resolve.shape import classify
 from s3lineage.resolve.sqlglot_adapter import (
-    ParsedStatement,
     DYNAMIC_NAME,
+    ParsedStatement,
     exp,
     normalized_forms,
     parse_statement,

@@ -18,10 +18,10 @@ from s3lineage.resolve.columns import Projection, trace_query
 from s3lineage.resolve.handlers.common import (
     Statement,
     call_arguments,
+    copy_whole_table,
     insert_columns,
     is_placeholder,
     string_value,
-    copy_whole_table,
     target_table,
 )
 from s3lineage.resolve.shape import function_name

@@ -23,10 +23,10 @@ from s3lineage.resolve.columns import (
 )
 from s3lineage.resolve.handlers.common import (
     Statement,
+    copy_whole_table,
     insert_columns,
     string_value,
     table_columns,
-    copy_whole_table,
     target_table,
 )
 from s3lineage.resolve.shape import classify

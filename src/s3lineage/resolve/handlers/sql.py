@@ -10,9 +10,9 @@ from s3lineage.resolve.builder import QUERY_RESULT, Builder
 from s3lineage.resolve.columns import Projection, trace_query
 from s3lineage.resolve.handlers.common import (
     Statement,
+    copy_whole_table,
     insert_columns,
     query_into,
-    copy_whole_table,
     target_table,
 )
 from s3lineage.resolve.sqlglot_adapter import exp
