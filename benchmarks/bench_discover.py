@@ -22,15 +22,13 @@ import io
 import json
 import os
 import re
-import socket
-import subprocess
 import sys
 import threading
 import time
 import tracemalloc
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Self
 
@@ -42,29 +40,10 @@ from s3lineage.discover.scan import scan
 from s3lineage.discover.settings import BucketScope, parse_s3
 from s3lineage.discover.sources import Boto3Store
 from s3lineage.graph.fold import Folder
+from s3lineage.testing.moto_server import moto_server
 
 _FAKE = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
          "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
-
-
-def start_moto() -> tuple[subprocess.Popen, str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-P", "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
-            return process, endpoint
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise SystemExit("moto server did not start (pip install 'moto[server]')")
-            time.sleep(0.1)
 
 
 def fill(endpoint: str, bucket: str, count: int, threads: int) -> float:
@@ -131,11 +110,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     for key, value in _FAKE.items():
         os.environ.setdefault(key, value)
-    process = None
-    endpoint = args.endpoint
-    if endpoint is None:
-        process, endpoint = start_moto()
-    try:
+    with ExitStack() as stack:
+        endpoint = args.endpoint or stack.enter_context(moto_server())
         bucket = f"bench-{uuid.uuid4().hex[:10]}"
         put_seconds = fill(endpoint, bucket, args.objects, args.threads)
         settings = parse_s3({"buckets": [bucket], "endpoint_url": endpoint,
@@ -163,10 +139,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         part_objects, part_peak = traced((BucketScope(bucket, ("events/dt=2025-01-01/",)),))
         _, full_peak = traced(None)
-    finally:
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=10)
     result = {
         "objects": report.objects,
         "datasets": datasets,

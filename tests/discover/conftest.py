@@ -8,15 +8,12 @@ its own bucket and queue names. AWS credentials are fake and set for the session
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
+
+from s3lineage.testing.moto_server import MotoUnavailable, moto_server
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
@@ -25,12 +22,6 @@ _FAKE_ENV = {
     "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_EC2_METADATA_DISABLED": "true",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -49,27 +40,11 @@ def aws_env():
 @pytest.fixture(scope="session")
 def moto_endpoint(aws_env):
     """``http://127.0.0.1:<port>`` of a moto server process (S3 and SQS)."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-P", "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("moto server did not start")
-            time.sleep(0.1)
-    yield endpoint
-    process.terminate()
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        with moto_server() as endpoint:
+            yield endpoint
+    except MotoUnavailable as err:
+        pytest.fail(str(err))
 
 
 @pytest.fixture

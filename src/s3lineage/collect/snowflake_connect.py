@@ -163,17 +163,23 @@ def secrets(environ: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(v for v in (environ.get(PASSWORD_ENV), environ.get(PASSPHRASE_ENV)) if v)
 
 
-def default_connect(source: str) -> Connect:
-    """``snowflake.connector.connect``, or a SourceError naming the extra to install."""
+def _connector(source: str) -> Any:
+    """The ``snowflake.connector`` package, or a SourceError naming the extra to install."""
     try:
         import snowflake.connector
+        import snowflake.connector.errors  # loads the submodule: callers use .errors
     except ImportError:
         raise SourceError(
             source,
             "snowflake-connector-python is not installed",
             "pip install 's3lineage[snowflake]'",
         ) from None
-    return snowflake.connector.connect
+    return snowflake.connector
+
+
+def default_connect(source: str) -> Connect:
+    """``snowflake.connector.connect``, or a SourceError naming the extra to install."""
+    return _connector(source).connect
 
 
 # --- errors ---------------------------------------------------------------------------
@@ -199,15 +205,7 @@ _UNREACHABLE_ERRNOS = frozenset({250001, 250003, 250005, 251009, 251011, 251012}
 
 def connector_errors(source: str) -> Any:
     """``snowflake.connector.errors``, whose classes the connector (and fakesnow) raise."""
-    try:
-        from snowflake.connector import errors
-    except ImportError:
-        raise SourceError(
-            source,
-            "snowflake-connector-python is not installed",
-            "pip install 's3lineage[snowflake]'",
-        ) from None
-    return errors
+    return _connector(source).errors
 
 
 def redact(text: str, secrets: tuple[str, ...]) -> str:
